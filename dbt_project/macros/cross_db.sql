@@ -1,0 +1,35 @@
+{#- Engine-specific SQL, each behind adapter.dispatch with a default and per-engine versions. -#}
+
+{#- Unix epoch seconds (Stripe's `created`) to a UTC timestamp without time zone. -#}
+{% macro epoch_to_timestamp(column) -%}
+    {{ return(adapter.dispatch('epoch_to_timestamp', 'ledgerlake')(column)) }}
+{%- endmacro %}
+
+{% macro default__epoch_to_timestamp(column) -%}
+    (to_timestamp({{ column }}) at time zone 'UTC')
+{%- endmacro %}
+
+{% macro duckdb__epoch_to_timestamp(column) -%}
+    cast(to_timestamp({{ column }}) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{#- Minor units (cents) to a decimal amount, given the currency's exponent (2 for most). -#}
+{% macro minor_to_major(column, currency_column) -%}
+    cast({{ column }} as decimal(18, 2)) / case when upper({{ currency_column }}) in
+        ('BIF','CLP','DJF','GNF','JPY','KMF','KRW','MGA','PYG','RWF','UGX','VND','VUV','XAF','XOF','XPF')
+        then 1 else 100 end
+{%- endmacro %}
+
+{#- Text aggregation in a deterministic order. -#}
+{% macro string_agg_ordered(column, delimiter, order_by) -%}
+    {{ return(adapter.dispatch('string_agg_ordered', 'ledgerlake')(column, delimiter, order_by)) }}
+{%- endmacro %}
+
+{% macro default__string_agg_ordered(column, delimiter, order_by) -%}
+    string_agg({{ column }}, '{{ delimiter }}' order by {{ order_by }})
+{%- endmacro %}
+
+{#- A JSON/text value of any type as text. -#}
+{% macro as_text(column) -%}
+    cast({{ column }} as {{ dbt.type_string() }})
+{%- endmacro %}

@@ -1,0 +1,49 @@
+{#- Raw tables appear only once their source has loaded something. These macros let a model
+    read a raw table that may not exist yet: it then reads an empty, correctly typed relation. -#}
+
+{% macro raw_relation(schema, table) -%}
+    {%- if execute -%}
+        {%- set rel = adapter.get_relation(database=target.database, schema=schema, identifier=table) -%}
+        {{ return(rel) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- Union the `quarantine` table of every raw schema that has one. -#}
+{% macro union_quarantine_tables() -%}
+    {%- set relations = [] -%}
+    {%- if execute -%}
+        {%- set schemas_sql -%}
+            select distinct table_schema from information_schema.tables
+            where table_name = 'quarantine' and table_schema like 'raw\_%' escape '\'
+            order by table_schema
+        {%- endset -%}
+        {%- for row in run_query(schemas_sql).rows -%}
+            {%- do relations.append(adapter.get_relation(database=target.database, schema=row[0], identifier='quarantine')) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if relations | length == 0 %}
+    select
+        cast(null as {{ dbt.type_string() }}) as quarantine_id,
+        cast(null as {{ dbt.type_string() }}) as source,
+        cast(null as {{ dbt.type_string() }}) as object,
+        cast(null as {{ dbt.type_string() }}) as record_ref,
+        cast(null as {{ dbt.type_string() }}) as reason,
+        cast(null as {{ dbt.type_string() }}) as raw,
+        cast(null as {{ dbt.type_timestamp() }}) as loaded_at
+    where 1 = 0
+    {%- else -%}
+    {%- for rel in relations %}
+    select
+        cast(quarantine_id as {{ dbt.type_string() }}) as quarantine_id,
+        cast(source as {{ dbt.type_string() }}) as source,
+        cast(object as {{ dbt.type_string() }}) as object,
+        cast(record_ref as {{ dbt.type_string() }}) as record_ref,
+        cast(reason as {{ dbt.type_string() }}) as reason,
+        cast(raw as {{ dbt.type_string() }}) as raw,
+        cast(loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+    from {{ rel }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,116 @@
+"""What every ingestion source shares: the quarantine row, the per-object counts, the dlt pipeline.
+
+Contract for a source package `ingestion/<source>/`:
+- `__init__.py` holds a `@dlt.source(name="<source>")` function whose arguments come from dlt config
+  (`base_url`, `api_key`, ...), so `SOURCES__<SOURCE>__BASE_URL` etc. configure it.
+- Records that break the contract are not dropped: the resource yields
+  `quarantine_row(...)` wrapped by `to_quarantine(...)`, which routes it to the table `quarantine`
+  of the source's dataset (`raw_<source>.quarantine`). dbt unions those into `marts.quarantine`.
+- Counting: `ingestion.runner` derives seen/loaded/quarantined/duplicates per object from dlt's
+  normalize info and the quarantine rows, and writes them to `raw_ledgerlake.load_runs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+
+QUARANTINE_TABLE = "quarantine"
+QUARANTINE_COLUMNS: dict[str, Any] = {
+    "source": {"data_type": "text", "nullable": False},
+    "object": {"data_type": "text", "nullable": False},
+    "record_ref": {"data_type": "text", "nullable": False},
+    "reason": {"data_type": "text", "nullable": False},
+    "raw": {"data_type": "text", "nullable": True},
+    "loaded_at": {"data_type": "timestamp", "nullable": False},
+    "quarantine_id": {"data_type": "text", "nullable": False},
+}
+
+
+def quarantine_row(source: str, obj: str, record_ref: str, reason: str, raw: Any) -> dict[str, Any]:
+    """One quarantine row. `raw` is kept as text (JSON for structured input).
+
+    `quarantine_id` is a hash of source, object, ref, reason and raw, so re-loading the same bad
+    input does not add a second row (the quarantine table is merged on it).
+    """
+    raw_text = raw if isinstance(raw, str) else json.dumps(raw, default=str, sort_keys=True)
+    key = "\x1f".join([source, obj, str(record_ref), reason, raw_text or ""])
+    return {
+        "source": source,
+        "object": obj,
+        "record_ref": str(record_ref),
+        "reason": reason,
+        "raw": raw_text,
+        "loaded_at": datetime.now(UTC),
+        "quarantine_id": hashlib.sha256(key.encode()).hexdigest()[:32],
+    }
+
+
+def to_quarantine(row: dict[str, Any]) -> Any:
+    """Route a quarantine row to the `quarantine` table from inside any resource."""
+    return dlt.mark.with_hints(
+        row,
+        dlt.mark.make_hints(
+            table_name=QUARANTINE_TABLE,
+            write_disposition="merge",
+            primary_key="quarantine_id",
+            columns=QUARANTINE_COLUMNS,
+        ),
+    )
+
+
+@dataclass
+class ObjectCounts:
+    seen: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class SourceReport:
+    """What one source's load did; `error` is set when the source failed (others still load)."""
+
+    source: str
+    objects: dict[str, ObjectCounts] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+    def counts(self, obj: str) -> ObjectCounts:
+        return self.objects.setdefault(obj, ObjectCounts())
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where raw data lands: a DuckDB file or a PostgreSQL database."""
+
+    kind: str  # "duckdb" | "postgres"
+    duckdb_path: Path | None = None
+    pg_dsn: str | None = None
+    pipelines_dir: Path = Path("data/.dlt")
+
+    def destination(self) -> Any:
+        if self.kind == "duckdb":
+            assert self.duckdb_path is not None
+            return dlt.destinations.duckdb(credentials=str(self.duckdb_path))
+        return dlt.destinations.postgres(credentials=self.pg_dsn)
+
+
+def make_pipeline(source_name: str, target: Target) -> dlt.Pipeline:
+    """A dlt pipeline for one source, loading into dataset `raw_<source_name>`.
+
+    The pipeline's local state lives beside the warehouse (`target.pipelines_dir`), so two
+    warehouses never share incremental cursors.
+    """
+    return dlt.pipeline(
+        pipeline_name=f"ledgerlake_{source_name}",
+        destination=target.destination(),
+        dataset_name=f"raw_{source_name}",
+        pipelines_dir=str(target.pipelines_dir),
+    )

@@ -1,0 +1,289 @@
+"""The `ledgerlake` command line. User errors: one line on stderr, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledgerlake.config import Settings, load_settings
+from ledgerlake.errors import LedgerlakeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+sandbox_app = typer.Typer(no_args_is_help=True, help="The simulated company and its vendor APIs.")
+app.add_typer(sandbox_app, name="sandbox")
+out = Console()
+err = Console(stderr=True)
+
+WarehouseOpt = Annotated[
+    Path | None, typer.Option("--warehouse", help="DuckDB file (env LEDGERLAKE_WAREHOUSE)", show_default=False)
+]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", help="duckdb or postgres (env LEDGERLAKE_TARGET)", show_default=False)
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="ledgerlake.toml", show_default=False)]
+SandboxOpt = Annotated[Path, typer.Option("--sandbox", help="where the sandbox (and its truth/) goes")]
+
+
+def _settings(warehouse: Path | None, target: str | None, config: Path | None) -> Settings:
+    return load_settings(warehouse=warehouse, target=target, config=config)
+
+
+def print_summary(summary) -> None:  # noqa: ANN001 - RunSummary, imported lazily
+    t = Table(title=f"ledgerlake run {summary.run_id}")
+    for col in ("source", "object", "seen", "loaded", "quarantined", "duplicates"):
+        t.add_column(col, justify="right" if col not in ("source", "object") else "left")
+    for s in summary.sources:
+        if s.error:
+            t.add_row(s.source, "[red]failed[/red]", "", "", "", "")
+        for obj, c in sorted(s.objects.items()):
+            t.add_row(s.source, obj, str(c.seen), str(c.loaded), str(c.quarantined), str(c.duplicates))
+    out.print(t)
+    if summary.marts:
+        m = Table(title="marts")
+        m.add_column("table")
+        m.add_column("rows", justify="right")
+        for name, rows in summary.marts.items():
+            m.add_row(name, f"{rows:,}")
+        out.print(m)
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in summary.steps.items())
+    out.print(f"steps: {steps}")
+    if summary.forecast:
+        f = summary.forecast
+        metrics = {k: v for k, v in f.items() if isinstance(v, int | float | str)}
+        out.print("forecast: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+    for s in summary.failed_sources:
+        err.print(f"[red]source {s.source} failed:[/red] {s.error}")
+    for f in summary.build_failures:
+        err.print(f"[red]dbt:[/red] {f}")
+    if summary.quarantined:
+        out.print(f"[yellow]{summary.quarantined} input row(s) quarantined: see marts.quarantine[/yellow]")
+
+
+def _progress_runner():  # noqa: ANN202
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out)
+
+
+@app.command()
+def run(
+    warehouse: WarehouseOpt = None,
+    target: TargetOpt = None,
+    sandbox: SandboxOpt = Path("data/sandbox"),
+    scale: Annotated[float, typer.Option(help="sandbox size; 1 ≈ one company-year")] = 0.2,
+    seed: Annotated[int, typer.Option(help="sandbox seed")] = 42,
+    config: ConfigOpt = None,
+) -> None:
+    """sandbox -> ingest -> build -> forecast, headless; prints the run summary."""
+    from ledgerlake.orchestrate import run_all
+
+    settings = _settings(warehouse, target, config)
+    with _progress_runner() as progress:
+        task = progress.add_task("starting", total=None)
+        summary = run_all(
+            settings, sandbox.resolve(), seed, scale, progress=lambda s: progress.update(task, description=s)
+        )
+    print_summary(summary)
+    out.print(f"warehouse: {settings.warehouse_path if settings.target == 'duckdb' else 'postgres'}")
+    raise typer.Exit(summary.exit_code())
+
+
+@app.command()
+def demo(
+    warehouse: WarehouseOpt = None,
+    sandbox: SandboxOpt = Path("data/sandbox"),
+    scale: Annotated[float, typer.Option()] = 0.2,
+    seed: Annotated[int, typer.Option()] = 42,
+    port: Annotated[int, typer.Option()] = 8501,
+    config: ConfigOpt = None,
+) -> None:
+    """`run`, then serve the app on http://localhost:PORT."""
+    from ledgerlake.orchestrate import run_all
+
+    settings = _settings(warehouse, None, config)
+    with _progress_runner() as progress:
+        task = progress.add_task("starting", total=None)
+        summary = run_all(
+            settings, sandbox.resolve(), seed, scale, progress=lambda s: progress.update(task, description=s)
+        )
+    print_summary(summary)
+    if summary.exit_code() == 2:
+        raise typer.Exit(2)
+    _serve_app(settings, port)
+
+
+@app.command()
+def ingest(
+    args: Annotated[list[str] | None, typer.Argument(help="source names, or `files PATH...`")] = None,
+    warehouse: WarehouseOpt = None,
+    target: TargetOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Load the API sources (all by default), or `ingest files PATH...` for statement/export files."""
+    from ledgerlake.orchestrate import RunSummary, ingest_api, ingest_files, record_load_runs
+
+    settings = _settings(warehouse, target, config)
+    summary = RunSummary()
+    args = args or []
+    if args and args[0] == "files":
+        if len(args) == 1:
+            raise LedgerlakeError("`ingest files` needs at least one file or folder")
+        ingest_files(settings, [Path(p) for p in args[1:]], summary)
+    else:
+        ingest_api(settings, args or None, summary)
+    record_load_runs(settings, summary)
+    print_summary(summary)
+    raise typer.Exit(summary.exit_code())
+
+
+@app.command()
+def build(warehouse: WarehouseOpt = None, target: TargetOpt = None, config: ConfigOpt = None) -> None:
+    """`dbt build` of the project against the chosen target."""
+    from ledgerlake.orchestrate import RunSummary, publish_snapshot
+    from ledgerlake.orchestrate import build as build_step
+
+    settings = _settings(warehouse, target, config)
+    summary = RunSummary()
+    build_step(settings, summary)
+    publish_snapshot(settings, summary)
+    print_summary(summary)
+    raise typer.Exit(summary.exit_code())
+
+
+@app.command()
+def forecast(warehouse: WarehouseOpt = None, target: TargetOpt = None, config: ConfigOpt = None) -> None:
+    """Forecasts, anomaly flags, categorisation; writes back to the warehouse."""
+    from ledgerlake.orchestrate import RunSummary, publish_snapshot
+    from ledgerlake.orchestrate import forecast as forecast_step
+
+    settings = _settings(warehouse, target, config)
+    summary = RunSummary()
+    forecast_step(settings, summary)
+    publish_snapshot(settings, summary)
+    print_summary(summary)
+
+
+@app.command("eval")
+def eval_(
+    truth: Annotated[Path, typer.Option("--truth", help="a sandbox truth folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    warehouse: WarehouseOpt = None,
+    target: TargetOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Measure the warehouse against a sandbox truth folder; prints the metrics."""
+    from ledgerlake.evaluate import evaluate
+
+    settings = _settings(warehouse, target, config)
+    metrics = evaluate(settings, truth)
+    if as_json:
+        sys.stdout.write(json.dumps(metrics, indent=None, default=str) + "\n")
+        return
+    t = Table(title=f"ledgerlake eval against {truth}")
+    t.add_column("layer")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for layer, values in metrics.items():
+        for k, v in values.items():
+            t.add_row(layer, k, json.dumps(v, default=str) if isinstance(v, dict | list) else str(v))
+    out.print(t)
+
+
+@app.command("app")
+def app_cmd(
+    port: Annotated[int, typer.Option()] = 8501,
+    warehouse: WarehouseOpt = None,
+    target: TargetOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The Streamlit app."""
+    _serve_app(_settings(warehouse, target, config), port)
+
+
+def _serve_app(settings: Settings, port: int) -> None:
+    app_py = Path(__file__).resolve().parent.parent / "app" / "app.py"
+    env = os.environ | {
+        "LEDGERLAKE_WAREHOUSE": str(settings.warehouse_path),
+        "LEDGERLAKE_TARGET": settings.target,
+    }
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(app_py),
+        "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    out.print(f"serving the app on http://localhost:{port} (Ctrl+C to stop)")
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+@sandbox_app.command("generate")
+def sandbox_generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")],
+    seed: Annotated[int, typer.Option()] = 42,
+    scale: Annotated[float, typer.Option()] = 1.0,
+) -> None:
+    """Write the simulated company: file exports, API state and DIR/truth/."""
+    from sandbox.generate import generate
+
+    summary = generate(seed=seed, scale=scale, out=out_dir)
+    out.print_json(json.dumps(summary, default=str))
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    data: Annotated[Path, typer.Option("--data", help="a generated sandbox folder")],
+    port: Annotated[int, typer.Option()] = 8765,
+    faults: Annotated[str | None, typer.Option(help="e.g. 429=0.05,500=0.02,slow=0.01,dup_page=0.01")] = None,
+) -> None:
+    """Serve the vendor APIs on 127.0.0.1."""
+    from sandbox.server import serve
+
+    if not (data / "sandbox.json").exists():
+        raise LedgerlakeError(f"{data} is not a sandbox folder (no sandbox.json): run `ledgerlake sandbox generate`")
+    serve(data, port, faults)
+
+
+@sandbox_app.command("advance")
+def sandbox_advance(
+    data: Annotated[Path, typer.Option("--data")],
+    days: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Move the simulated clock: new, updated and deleted records."""
+    from sandbox.advance import advance
+
+    if not (data / "sandbox.json").exists():
+        raise LedgerlakeError(f"{data} is not a sandbox folder (no sandbox.json)")
+    out.print_json(json.dumps(advance(data, days), default=str))
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("LEDGERLAKE_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except LedgerlakeError as exc:
+        err.print(f"ledgerlake: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("ledgerlake: aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Runs the dbt project against the chosen target, in-process through dbt's programmatic runner."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from ledgerlake.config import Settings
+from ledgerlake.errors import LedgerlakeError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+
+@dataclass
+class BuildResult:
+    ok: bool
+    nodes: dict[str, str] = field(default_factory=dict)  # unique_id -> status
+    failures: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # mart -> rows
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The environment variables profiles.yml reads."""
+    env = {"LEDGERLAKE_TARGET": settings.target, "LEDGERLAKE_WAREHOUSE": str(settings.warehouse_path)}
+    env["LEDGERLAKE_FUNCTIONAL_CURRENCY"] = settings.company.functional_currency
+    if settings.target == "postgres":
+        p = urlparse(settings.pg_dsn or "")
+        env |= {
+            "LEDGERLAKE_PG_HOST": p.hostname or "127.0.0.1",
+            "LEDGERLAKE_PG_PORT": str(p.port or 5432),
+            "LEDGERLAKE_PG_USER": unquote(p.username or "postgres"),
+            "LEDGERLAKE_PG_PASSWORD": unquote(p.password or ""),
+            "LEDGERLAKE_PG_DBNAME": p.path.strip("/"),
+        }
+    return env
+
+
+def dbt_args(settings: Settings, command: str, *extra: str) -> list[str]:
+    work = settings.pipelines_dir.with_name(settings.pipelines_dir.name.replace(".dlt", "") + ".dbt")
+    return [
+        command,
+        "--project-dir", str(PROJECT_DIR),
+        "--profiles-dir", str(PROJECT_DIR),
+        "--target", settings.target,
+        "--target-path", str(work / "target"),
+        "--log-path", str(work / "logs"),
+        "--quiet",
+        *extra,
+    ]  # fmt: skip
+
+
+def run_dbt(settings: Settings, command: str = "build", *extra: str) -> BuildResult:
+    """`dbt build` (or another command); raises LedgerlakeError naming the failing nodes."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(settings))
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    res = dbtRunner().invoke(dbt_args(settings, command, *extra))
+    result = BuildResult(ok=bool(res.success))
+    if res.exception is not None:
+        raise LedgerlakeError(f"dbt {command} failed: {res.exception}")
+    for r in getattr(res.result, "results", None) or []:
+        status = str(r.status)
+        result.nodes[r.node.unique_id] = status
+        if status in ("error", "fail"):
+            result.failures.append(f"{r.node.unique_id}: {(r.message or '').strip()[:300]}")
+    return result
