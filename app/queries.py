@@ -93,7 +93,7 @@ def daily_balance(account_id: str) -> pl.DataFrame:
 def payments_by_month() -> pl.DataFrame:
     return query(
         f"""
-        select {month_trunc('created_at')} as month, currency,
+        select {month_trunc("created_at")} as month, currency,
                count(*) as payments, sum(amount) as gross, sum(fee) as fees
         from marts.fct_payments
         group by 1, 2 order by 1, 2

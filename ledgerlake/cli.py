@@ -24,10 +24,12 @@ out = Console()
 err = Console(stderr=True)
 
 WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", help="DuckDB file (env LEDGERLAKE_WAREHOUSE)", show_default=False)
+    Path | None,
+    typer.Option("--warehouse", help="DuckDB file (env LEDGERLAKE_WAREHOUSE)", show_default=False),
 ]
 TargetOpt = Annotated[
-    str | None, typer.Option("--target", help="duckdb or postgres (env LEDGERLAKE_TARGET)", show_default=False)
+    str | None,
+    typer.Option("--target", help="duckdb or postgres (env LEDGERLAKE_TARGET)", show_default=False),
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="ledgerlake.toml", show_default=False)]
 SandboxOpt = Annotated[Path, typer.Option("--sandbox", help="where the sandbox (and its truth/) goes")]
@@ -244,10 +246,12 @@ def sandbox_serve(
     faults: Annotated[str | None, typer.Option(help="e.g. 429=0.05,500=0.02,slow=0.01,dup_page=0.01")] = None,
 ) -> None:
     """Serve the vendor APIs on 127.0.0.1."""
+    if not (data / "sandbox.json").exists():
+        raise LedgerlakeError(
+            f"{data} is not a sandbox folder (no sandbox.json): run `ledgerlake sandbox generate`"
+        )
     from sandbox.server import serve
 
-    if not (data / "sandbox.json").exists():
-        raise LedgerlakeError(f"{data} is not a sandbox folder (no sandbox.json): run `ledgerlake sandbox generate`")
     serve(data, port, faults)
 
 
@@ -265,7 +269,9 @@ def sandbox_advance(
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("LEDGERLAKE_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LEDGERLAKE_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         app(standalone_mode=False)
     except LedgerlakeError as exc:
@@ -282,7 +288,11 @@ def main() -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(2)
-        raise
+        # Anything else is a bug: show the traceback, and an exit code that is not 0, 1 or 2.
+        import traceback
+
+        traceback.print_exc()
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,9 @@ def load_company(path: Path | None) -> Company:
         targets[kpi] = KpiTarget(kind, float(value))
     currency = _field(company, "functional_currency", str, f"{path}: company", "USD")
     if len(currency) != 3 or not currency.isalpha():
-        raise LedgerlakeError(f"{path}: company.functional_currency must be an ISO 4217 code, got {currency!r}")
+        raise LedgerlakeError(
+            f"{path}: company.functional_currency must be an ISO 4217 code, got {currency!r}"
+        )
     return Company(
         name=_field(company, "name", str, f"{path}: company", "Sandbox Trading Co."),
         functional_currency=currency.upper(),
@@ -128,7 +130,9 @@ def load_settings(
 ) -> Settings:
     target = target or os.environ.get("LEDGERLAKE_TARGET") or "duckdb"
     if target not in TARGETS:
-        raise LedgerlakeError(f"target '{target}' is unknown (--target / LEDGERLAKE_TARGET): use duckdb or postgres")
+        raise LedgerlakeError(
+            f"target '{target}' is unknown (--target / LEDGERLAKE_TARGET): use duckdb or postgres"
+        )
     path = warehouse or Path(os.environ.get("LEDGERLAKE_WAREHOUSE") or DEFAULT_WAREHOUSE)
     pg_dsn = os.environ.get("LEDGERLAKE_PG_DSN")
     if target == "postgres":
@@ -137,7 +141,11 @@ def load_settings(
                 "target postgres needs LEDGERLAKE_PG_DSN, e.g. postgresql://user:pass@127.0.0.1:5432/ledgerlake"
             )
         parsed = urlparse(pg_dsn)
-        if parsed.scheme not in ("postgresql", "postgres") or not parsed.hostname or not parsed.path.strip("/"):
+        if (
+            parsed.scheme not in ("postgresql", "postgres")
+            or not parsed.hostname
+            or not parsed.path.strip("/")
+        ):
             raise LedgerlakeError(
                 f"LEDGERLAKE_PG_DSN '{pg_dsn}' is not a postgresql://user:pass@host:port/dbname URL"
             )

@@ -77,7 +77,12 @@ def ensure_sandbox(sandbox_dir: Path, seed: int, scale: float) -> dict[str, Any]
         meta = json.loads(meta_path.read_text())
         if meta.get("seed") == seed and float(meta.get("scale", -1)) == float(scale):
             return meta
-        log.info("sandbox at %s has seed/scale %s/%s; regenerating", sandbox_dir, meta.get("seed"), meta.get("scale"))
+        log.info(
+            "sandbox at %s has seed/scale %s/%s; regenerating",
+            sandbox_dir,
+            meta.get("seed"),
+            meta.get("scale"),
+        )
     generate(seed=seed, scale=scale, out=sandbox_dir)
     return json.loads(meta_path.read_text())
 
@@ -114,11 +119,11 @@ def ingest_api(settings: Settings, names: list[str] | None, summary: RunSummary)
 
 
 def ingest_files(settings: Settings, paths: list[Path], summary: RunSummary) -> None:
-    from ingestion.files import load_files
-
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise LedgerlakeError(f"no such file or folder: {', '.join(missing)}")
+    from ingestion.files import load_files
+
     with timed(summary, "ingest files"):
         summary.sources.append(load_files(paths, settings.ingest_target()))
 
@@ -155,7 +160,9 @@ def record_load_runs(settings: Settings, summary: RunSummary) -> None:
         "seen": pl.Int64, "loaded": pl.Int64, "quarantined": pl.Int64, "duplicates": pl.Int64,
         "seconds": pl.Float64, "status": pl.Utf8, "error": pl.Utf8,
     }  # fmt: skip
-    settings.warehouse().write_table("raw_ledgerlake", "load_runs", pl.DataFrame(rows, schema=schema), "append")
+    settings.warehouse().write_table(
+        "raw_ledgerlake", "load_runs", pl.DataFrame(rows, schema=schema), "append"
+    )
 
 
 # --- build, forecast, publish --------------------------------------------------------------------

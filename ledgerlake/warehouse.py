@@ -55,7 +55,9 @@ class Warehouse:
     def _duck(self) -> Iterator[duckdb.DuckDBPyConnection]:
         assert self.duckdb_path is not None
         if self.read_only and not self.duckdb_path.exists():
-            raise LedgerlakeError(f"warehouse file {self.duckdb_path} does not exist: run `ledgerlake run` first")
+            raise LedgerlakeError(
+                f"warehouse file {self.duckdb_path} does not exist: run `ledgerlake run` first"
+            )
         con = duckdb.connect(str(self.duckdb_path), read_only=self.read_only)
         try:
             yield con
@@ -100,10 +102,7 @@ class Warehouse:
 
     def table_exists(self, schema: str, table: str) -> bool:
         p = self.param
-        sql = (
-            "select count(*) from information_schema.tables "
-            f"where table_schema = {p} and table_name = {p}"
-        )
+        sql = f"select count(*) from information_schema.tables where table_schema = {p} and table_name = {p}"
         return bool(self.scalar(sql, [schema, table]))
 
     def execute(self, sql: str) -> None:
@@ -125,7 +124,9 @@ class Warehouse:
                 if mode == "replace":
                     con.execute(f"create or replace table {schema}.{table} as select * from _ll_frame")
                 else:
-                    con.execute(f"create table if not exists {schema}.{table} as select * from _ll_frame limit 0")
+                    con.execute(
+                        f"create table if not exists {schema}.{table} as select * from _ll_frame limit 0"
+                    )
                     con.execute(f"insert into {schema}.{table} by name select * from _ll_frame")
                 con.unregister("_ll_frame")
             return df.height
@@ -136,10 +137,10 @@ class Warehouse:
                 cur.execute(f"drop table if exists {schema}.{table} cascade")
             cur.execute(f"create table if not exists {schema}.{table} ({cols})")
             buf = io.StringIO()
-            df.write_csv(buf, include_header=False, null_value="\\N", datetime_format="%Y-%m-%dT%H:%M:%S%.f%z")
+            df.write_csv(
+                buf, include_header=False, null_value="\\N", datetime_format="%Y-%m-%dT%H:%M:%S%.f%z"
+            )
             buf.seek(0)
             names = ", ".join(f'"{c}"' for c in df.columns)
-            cur.copy_expert(
-                f"copy {schema}.{table} ({names}) from stdin with (format csv, null '\\N')", buf
-            )
+            cur.copy_expert(f"copy {schema}.{table} ({names}) from stdin with (format csv, null '\\N')", buf)
         return df.height

@@ -15,7 +15,9 @@ if not q.has_table("marts", "fct_bank_transactions"):
 cash = q.cash_by_account()
 cols = st.columns(max(len(cash), 1) + 1)
 for i, row in enumerate(cash.iter_rows(named=True)):
-    cols[i].metric(f"Cash {row['account_id']}", f"{row['balance']:,.2f} {row['currency']}", help=f"as of {row['as_of']}")
+    cols[i].metric(
+        f"Cash {row['account_id']}", f"{row['balance']:,.2f} {row['currency']}", help=f"as of {row['as_of']}"
+    )
 
 if q.has_table("marts", "fct_cash_forecast"):
     fc = q.latest_forecast()
@@ -33,10 +35,14 @@ if q.has_table("marts", "fct_cash_forecast"):
         fig.add_trace(go.Scatter(x=hist["booking_date"], y=hist["balance"], name="balance", mode="lines"))
         fig.add_trace(go.Scatter(x=total["forecast_date"], y=total["p90"], name="p90", line={"width": 0}))
         fig.add_trace(
-            go.Scatter(x=total["forecast_date"], y=total["p10"], name="p10–p90", fill="tonexty", line={"width": 0})
+            go.Scatter(
+                x=total["forecast_date"], y=total["p10"], name="p10–p90", fill="tonexty", line={"width": 0}
+            )
         )
         fig.add_trace(go.Scatter(x=total["forecast_date"], y=total["p50"], name="p50 forecast", mode="lines"))
-        fig.update_layout(title="Total cash: last 120 days and 30-day forecast", yaxis_title="balance (functional currency)")
+        fig.update_layout(
+            title="Total cash: last 120 days and 30-day forecast", yaxis_title="balance (functional currency)"
+        )
         st.plotly_chart(fig, key="overview_forecast_chart")
 
 if q.has_table("marts", "fct_payments"):
