@@ -46,8 +46,7 @@ def forecast_series(
     basis: str,
 ) -> ForecastResult:
     """Backtest, select, forecast and assemble, on a long `unique_id, ds, y` frame (no warehouse)."""
-    n_days = series.group_by("unique_id").len()["len"].min()
-    plan = backtest.plan_windows(int(n_days), horizon)  # type: ignore[arg-type]
+    plan = backtest.plan_windows(series["ds"].n_unique(), horizon)  # every series spans the same days
     cv = backtest.cross_validate(series, plan)
     metrics = backtest.backtest_metrics(cv, series)
     selected = backtest.select_models(metrics)
@@ -64,12 +63,22 @@ def forecast_series(
 
 def backtest_rows(metrics: pl.DataFrame, selected: dict[str, str], as_of: date) -> pl.DataFrame:
     """The `marts.forecast_backtest` shape: every model's scores, the selected one flagged."""
-    chosen = pl.DataFrame({"unique_id": list(selected), "model": list(selected.values()), "is_selected": True})
+    chosen = pl.DataFrame(
+        {"unique_id": list(selected), "model": list(selected.values()), "is_selected": True}
+    )
     return (
-        metrics.join(chosen, on=["unique_id", "model"], how="left")
+        metrics.join(chosen, on=["unique_id", "model"], how="left", maintain_order="left")
         .with_columns(pl.col("is_selected").fill_null(False), as_of_date=pl.lit(as_of))
-        .select("as_of_date", "unique_id", "model", "horizon_bucket", "mase", "coverage_80", "n_points", "is_selected")
-        .sort("unique_id", "model", "horizon_bucket")
+        .select(
+            "as_of_date",
+            "unique_id",
+            "model",
+            "horizon_bucket",
+            "mase",
+            "coverage_80",
+            "n_points",
+            "is_selected",
+        )
     )
 
 
@@ -91,12 +100,14 @@ def summarize(metrics: pl.DataFrame, selected: dict[str, str], plan: backtest.Ba
             "mase": mase,
             "mase_vs_seasonal_naive": None if mase is None or not snaive else mase / snaive,
             "coverage_80": _metric(metrics, uid, model, "coverage_80"),
+            "balance_coverage_80": _metric(metrics, uid, model, "balance_coverage_80"),
         }
     total = per_series.get(cash.TOTAL, {})
     losing = backtest.not_beating_baseline(metrics, selected)
     return {
         "mase_vs_seasonal_naive": total.get("mase_vs_seasonal_naive"),
         "coverage_80": total.get("coverage_80"),
+        "balance_coverage_80": total.get("balance_coverage_80"),
         "not_beating_baseline": losing,
         "beats_baseline": not losing,
         "series": per_series,
@@ -105,9 +116,7 @@ def summarize(metrics: pl.DataFrame, selected: dict[str, str], plan: backtest.Ba
     }
 
 
-def run(
-    warehouse: Warehouse, horizon: int = 30, functional_currency: str | None = None
-) -> dict[str, Any]:
+def run(warehouse: Warehouse, horizon: int = 30, functional_currency: str | None = None) -> dict[str, Any]:
     """Forecast cash `horizon` days ahead from the marts and write the forecast and backtest tables.
 
     `functional_currency` defaults to the most frequent currency of the bank transactions (reported in
@@ -156,8 +165,19 @@ def run(
 
 
 def write_for_as_of(warehouse: Warehouse, table: str, df: pl.DataFrame, as_of: date) -> int:
-    """Append `df` to marts.`table`, first deleting the rows of the same as_of_date."""
-    if warehouse.table_exists("marts", table):
-        warehouse.execute(f"delete from marts.{table} where as_of_date = date '{as_of.isoformat()}'")
+    """Append `df` to marts.`table`, first deleting the rows of the same as_of_date.
+
+    When the stored table lacks some of `df`'s columns (written by an older version), the table is
+    rewritten with the union of the columns, older rows getting nulls.
+    """
+    if not warehouse.table_exists("marts", table):
+        return warehouse.write_table("marts", table, df, mode="replace")
+    same_day = f"as_of_date = date '{as_of.isoformat()}'"
+    stored = warehouse.query(f"select * from marts.{table} limit 0").columns
+    if set(df.columns) <= set(stored):
+        warehouse.execute(f"delete from marts.{table} where {same_day}")
         return warehouse.write_table("marts", table, df, mode="append")
-    return warehouse.write_table("marts", table, df, mode="replace")
+    older = warehouse.query(f"select * from marts.{table} where not ({same_day})")
+    merged = pl.concat([older, df], how="diagonal_relaxed") if not older.is_empty() else df
+    warehouse.write_table("marts", table, merged, mode="replace")
+    return df.height

@@ -189,7 +189,11 @@ def forecast(settings: Settings, summary: RunSummary) -> None:
     import forecasts
 
     with timed(summary, "forecast"):
-        summary.forecast = forecasts.run(settings.warehouse(), horizon=settings.company.horizon_days)
+        summary.forecast = forecasts.run(
+            settings.warehouse(),
+            horizon=settings.company.horizon_days,
+            functional_currency=settings.company.functional_currency,
+        )
     summary.marts = mart_counts(settings)
 
 

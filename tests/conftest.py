@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.support.postgres import fresh_database, postgres_server
+
+ROOT = Path(__file__).resolve().parent.parent
+# One small sandbox for the end-to-end, app and browser tests: big enough for a year of daily cash
+# (the forecast's backtest needs history), small enough to run in well under a minute.
+E2E_SEED = 7
+E2E_SCALE = 0.1
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +29,41 @@ def pg_admin_dsn() -> Iterator[str]:
 def pg_dsn(pg_admin_dsn: str) -> str:
     """A fresh, empty database on the session's server."""
     return fresh_database(pg_admin_dsn)
+
+
+@dataclass(frozen=True)
+class Run:
+    warehouse: Path
+    sandbox: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def snapshot(self) -> Path:
+        return self.warehouse.with_name(self.warehouse.stem + ".snapshot.duckdb")
+
+    @property
+    def truth(self) -> Path:
+        return self.sandbox / "truth"
+
+
+def ledgerlake_cli(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Runs the real CLI in a subprocess, with no SOURCES__* from the caller's environment."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "LEDGERLAKE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "ledgerlake.cli", *args],
+        capture_output=True, text=True, cwd=ROOT, env=clean | (env or {}), timeout=timeout,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """`ledgerlake run` on a fresh sandbox into a fresh DuckDB file, once per test session."""
+    base = tmp_path_factory.mktemp("e2e")
+    warehouse, sandbox = base / "ledgerlake.duckdb", base / "sandbox"
+    res = ledgerlake_cli(
+        "run", "--warehouse", str(warehouse), "--sandbox", str(sandbox),
+        "--seed", str(E2E_SEED), "--scale", str(E2E_SCALE),
+    )  # fmt: skip
+    return Run(warehouse, sandbox, res.returncode, res.stdout, res.stderr)
