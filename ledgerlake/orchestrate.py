@@ -114,7 +114,7 @@ def ingest_api(settings: Settings, names: list[str] | None, summary: RunSummary)
     if unknown:
         raise LedgerlakeError(f"unknown source(s) {', '.join(unknown)}: choose from {', '.join(SOURCES)}")
     with timed(summary, "ingest"):
-        reports = run_api_sources(names, settings.ingest_target())
+        reports = run_api_sources(names, settings.ingest_target(), record=False)
     summary.sources.extend(reports)
 
 

@@ -33,3 +33,20 @@
 {% macro as_text(column) -%}
     cast({{ column }} as {{ dbt.type_string() }})
 {%- endmacro %}
+
+{#- Text at a path inside a JSON column; `path` is a list of keys/indexes, e.g. [0, 'name']. -#}
+{% macro json_text(column, path) -%}
+    {{ return(adapter.dispatch('json_text', 'ledgerlake')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_text(column, path) -%}
+    (cast({{ column }} as jsonb) #>> '{ {{- path | join(",") -}} }')
+{%- endmacro %}
+
+{% macro duckdb__json_text(column, path) -%}
+    {%- set parts = [] -%}
+    {%- for p in path -%}
+        {%- if p is number -%}{%- do parts.append('[' ~ p ~ ']') -%}{%- else -%}{%- do parts.append('.' ~ p) -%}{%- endif -%}
+    {%- endfor -%}
+    json_extract_string({{ column }}, '${{ parts | join("") }}')
+{%- endmacro %}
