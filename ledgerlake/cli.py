@@ -10,12 +10,20 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import typer
-from rich.console import Console
-from rich.table import Table
+# dlt reads its runtime settings when it is first imported: quiet by default, and no telemetry
+# (the machines ledgerlake runs on may have no internet). LEDGERLAKE_LOG=INFO shows everything.
+os.environ.setdefault(
+    "RUNTIME__LOG_LEVEL",
+    "ERROR" if os.environ.get("LEDGERLAKE_LOG", "WARNING") == "WARNING" else os.environ["LEDGERLAKE_LOG"],
+)
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
-from ledgerlake.config import Settings, load_settings
-from ledgerlake.errors import LedgerlakeError
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from ledgerlake.config import Settings, load_settings  # noqa: E402
+from ledgerlake.errors import LedgerlakeError  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 sandbox_app = typer.Typer(no_args_is_help=True, help="The simulated company and its vendor APIs.")
@@ -40,15 +48,8 @@ def _settings(warehouse: Path | None, target: str | None, config: Path | None) -
 
 
 def print_summary(summary) -> None:  # noqa: ANN001 - RunSummary, imported lazily
-    t = Table(title=f"ledgerlake run {summary.run_id}")
-    for col in ("source", "object", "seen", "loaded", "quarantined", "duplicates"):
-        t.add_column(col, justify="right" if col not in ("source", "object") else "left")
-    for s in summary.sources:
-        if s.error:
-            t.add_row(s.source, "[red]failed[/red]", "", "", "", "")
-        for obj, c in sorted(s.objects.items()):
-            t.add_row(s.source, obj, str(c.seen), str(c.loaded), str(c.quarantined), str(c.duplicates))
-    out.print(t)
+    if summary.sources:
+        _print_sources(summary)
     if summary.marts:
         m = Table(title="marts")
         m.add_column("table")
@@ -68,6 +69,18 @@ def print_summary(summary) -> None:  # noqa: ANN001 - RunSummary, imported lazil
         err.print(f"[red]dbt:[/red] {f}")
     if summary.quarantined:
         out.print(f"[yellow]{summary.quarantined} input row(s) quarantined: see marts.quarantine[/yellow]")
+
+
+def _print_sources(summary) -> None:  # noqa: ANN001
+    t = Table(title=f"ledgerlake run {summary.run_id}: loads")
+    for col in ("source", "object", "seen", "loaded", "quarantined", "duplicates"):
+        t.add_column(col, justify="right" if col not in ("source", "object") else "left")
+    for s in summary.sources:
+        if s.error:
+            t.add_row(s.source, "[red]failed[/red]", "", "", "", "")
+        for obj, c in sorted(s.objects.items()):
+            t.add_row(s.source, obj, str(c.seen), str(c.loaded), str(c.quarantined), str(c.duplicates))
+    out.print(t)
 
 
 def _progress_runner():  # noqa: ANN202

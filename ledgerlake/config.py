@@ -149,6 +149,11 @@ def load_settings(
             raise LedgerlakeError(
                 f"LEDGERLAKE_PG_DSN '{pg_dsn}' is not a postgresql://user:pass@host:port/dbname URL"
             )
+        if not parsed.password:
+            raise LedgerlakeError(
+                "LEDGERLAKE_PG_DSN has no password: give one (postgresql://user:pass@host:port/dbname); "
+                "the loader requires it even where the server trusts the connection"
+            )
     config_path = config or Path(os.environ.get("LEDGERLAKE_CONFIG") or DEFAULT_CONFIG)
     if config is not None and not config.exists():
         raise LedgerlakeError(f"config file {config} does not exist")

@@ -47,6 +47,7 @@ def dbt_args(settings: Settings, command: str, *extra: str) -> list[str]:
         "--target-path", str(work / "target"),
         "--log-path", str(work / "logs"),
         "--quiet",
+        "--no-use-colors",
         *extra,
     ]  # fmt: skip
 
@@ -62,7 +63,7 @@ def run_dbt(settings: Settings, command: str = "build", *extra: str) -> BuildRes
     if res.exception is not None:
         raise LedgerlakeError(f"dbt {command} failed: {res.exception}")
     for r in getattr(res.result, "results", None) or []:
-        status = str(r.status)
+        status = str(getattr(r.status, "value", r.status)).lower()
         result.nodes[r.node.unique_id] = status
         if status in ("error", "fail"):
             result.failures.append(f"{r.node.unique_id}: {(r.message or '').strip()[:300]}")

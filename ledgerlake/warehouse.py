@@ -130,6 +130,11 @@ class Warehouse:
                     con.execute(f"insert into {schema}.{table} by name select * from _ll_frame")
                 con.unregister("_ll_frame")
             return df.height
+        df = df.with_columns(
+            pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            for c, t in df.schema.items()
+            if isinstance(t, pl.Datetime) and t.time_zone
+        )
         cols = ", ".join(f'"{c}" {_pg_type(t)}' for c, t in df.schema.items())
         with self._pg() as con, con.cursor() as cur:
             cur.execute(f"create schema if not exists {schema}")
@@ -137,9 +142,7 @@ class Warehouse:
                 cur.execute(f"drop table if exists {schema}.{table} cascade")
             cur.execute(f"create table if not exists {schema}.{table} ({cols})")
             buf = io.StringIO()
-            df.write_csv(
-                buf, include_header=False, null_value="\\N", datetime_format="%Y-%m-%dT%H:%M:%S%.f%z"
-            )
+            df.write_csv(buf, include_header=False, null_value="\\N", datetime_format="%Y-%m-%dT%H:%M:%S%.f")
             buf.seek(0)
             names = ", ".join(f'"{c}"' for c in df.columns)
             cur.copy_expert(f"copy {schema}.{table} ({names}) from stdin with (format csv, null '\\N')", buf)

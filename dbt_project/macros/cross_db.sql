@@ -15,9 +15,9 @@
 
 {#- Minor units (cents) to a decimal amount, given the currency's exponent (2 for most). -#}
 {% macro minor_to_major(column, currency_column) -%}
-    cast({{ column }} as decimal(18, 2)) / case when upper({{ currency_column }}) in
+    cast(cast({{ column }} as decimal(18, 2)) / case when upper({{ currency_column }}) in
         ('BIF','CLP','DJF','GNF','JPY','KMF','KRW','MGA','PYG','RWF','UGX','VND','VUV','XAF','XOF','XPF')
-        then 1 else 100 end
+        then 1 else 100 end as decimal(18, 2))
 {%- endmacro %}
 
 {#- Text aggregation in a deterministic order. -#}
@@ -49,4 +49,19 @@
         {%- if p is number -%}{%- do parts.append('[' ~ p ~ ']') -%}{%- else -%}{%- do parts.append('.' ~ p) -%}{%- endif -%}
     {%- endfor -%}
     json_extract_string({{ column }}, '${{ parts | join("") }}')
+{%- endmacro %}
+
+{#- One row per day from `start_expr` to `end_expr` (date expressions), column `spine_date`. -#}
+{% macro date_spine_between(start_expr, end_expr) -%}
+    {{ return(adapter.dispatch('date_spine_between', 'ledgerlake')(start_expr, end_expr)) }}
+{%- endmacro %}
+
+{% macro default__date_spine_between(start_expr, end_expr) -%}
+    select cast(d as date) as spine_date
+    from generate_series(cast({{ start_expr }} as date), cast({{ end_expr }} as date), interval '1 day') as g(d)
+{%- endmacro %}
+
+{% macro duckdb__date_spine_between(start_expr, end_expr) -%}
+    select cast(d as date) as spine_date
+    from generate_series(cast({{ start_expr }} as timestamp), cast({{ end_expr }} as timestamp), interval 1 day) as g(d)
 {%- endmacro %}

@@ -76,7 +76,8 @@ def postgres_server() -> Iterator[str]:
         check=True, capture_output=True,
     )  # fmt: skip
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        # trust auth ignores the password, but dlt insists on one being given
+        yield f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),

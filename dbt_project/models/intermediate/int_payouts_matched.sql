@@ -1,0 +1,88 @@
+-- Bank line <-> Stripe payout, by a cascade of rules in priority order. A bank line and a payout
+-- are each used by one match at most.
+--   1. payout_reference: the payout id (po_...) appears in the bank line's text.
+--   2. payout_amount_date: same amount and currency, booked within the date window after the payout's
+--      arrival date, the line names the processor, and the pair is unique both ways.
+with payouts as (
+    select * from {{ ref('stg_stripe__payouts') }}
+    where status in ('paid', 'in_transit')
+),
+
+bank_lines as (
+    select
+        bank_transaction_id,
+        account_id,
+        booking_date,
+        amount,
+        currency,
+        upper(coalesce(remittance_info, '') || ' ' || coalesce(counterparty_name, '')) as text
+    from {{ ref('fct_bank_transactions') }}
+    where amount > 0
+),
+
+by_reference as (
+    select
+        bank_lines.bank_transaction_id,
+        payouts.payout_id,
+        'payout_reference' as rule,
+        cast(1.0 as {{ dbt.type_float() }}) as confidence,
+        bank_lines.amount as bank_amount,
+        payouts.amount as payout_amount
+    from bank_lines
+    inner join payouts
+        on bank_lines.text like '%' || upper(payouts.payout_id) || '%'
+),
+
+open_lines as (
+    select * from bank_lines
+    where bank_transaction_id not in (select bank_transaction_id from by_reference)
+        and (text like '%STRIPE%')
+),
+
+open_payouts as (
+    select * from payouts
+    where payout_id not in (select payout_id from by_reference)
+),
+
+candidates as (
+    select
+        open_lines.bank_transaction_id,
+        open_payouts.payout_id,
+        open_lines.amount as bank_amount,
+        open_payouts.amount as payout_amount,
+        {{ dbt.datediff('open_payouts.arrival_date', 'open_lines.booking_date', 'day') }} as days_late
+    from open_lines
+    inner join open_payouts
+        on open_lines.currency = open_payouts.currency
+        and abs(open_lines.amount - open_payouts.amount) <= {{ var('match_amount_tolerance') }}
+        and open_lines.booking_date >= open_payouts.arrival_date
+        and open_lines.booking_date <= {{ dbt.dateadd('day', var('match_date_window_days'), 'open_payouts.arrival_date') }}
+),
+
+candidate_counts as (
+    select
+        candidates.*,
+        count(*) over (partition by bank_transaction_id) as payouts_for_line,
+        count(*) over (partition by payout_id) as lines_for_payout
+    from candidates
+),
+
+by_amount_date as (
+    select
+        bank_transaction_id,
+        payout_id,
+        'payout_amount_date' as rule,
+        cast(0.9 - 0.02 * days_late as {{ dbt.type_float() }}) as confidence,
+        bank_amount,
+        payout_amount
+    from candidate_counts
+    where payouts_for_line = 1 and lines_for_payout = 1
+),
+
+final as (
+    select * from by_reference
+    union all
+    select * from by_amount_date
+)
+
+select * from final

@@ -1,0 +1,171 @@
+"""`ledgerlake eval`: measures the warehouse against a sandbox truth folder.
+
+Each layer's metrics appear only when both its truth files and its marts exist, so the output grows
+as layers land (see CONTRACTS.md for the keys). The pipeline never reads truth; only this does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ledgerlake.config import Settings
+from ledgerlake.errors import LedgerlakeError
+from ledgerlake.warehouse import Warehouse
+
+# the column that holds a raw record's vendor id, by raw table
+ID_COLUMNS = ("id", "transaction_id", "account_id", "Id", "fingerprint")
+
+
+def evaluate(settings: Settings, truth: Path) -> dict[str, Any]:
+    if not truth.is_dir():
+        raise LedgerlakeError(f"truth folder {truth} does not exist (it is DIR/truth of a generated sandbox)")
+    if not (truth / "summary.json").exists():
+        raise LedgerlakeError(f"{truth} is not a sandbox truth folder (no summary.json)")
+    wh = settings.warehouse(read_only=True)
+    metrics: dict[str, Any] = {}
+    for name, fn in (
+        ("ingestion", _ingestion),
+        ("cash", _cash),
+        ("reconciliation", _reconciliation),
+        ("forecast", _forecast),
+    ):
+        result = fn(wh, truth)
+        if result is not None:
+            metrics[name] = result
+    return metrics
+
+
+def _read(truth: Path, name: str) -> pl.DataFrame | None:
+    path = truth / f"{name}.parquet"
+    return pl.read_parquet(path) if path.exists() else None
+
+
+def _raw_ids(wh: Warehouse, source: str, obj: str) -> set[str] | None:
+    schema = f"raw_{source}"
+    if not wh.table_exists(schema, obj):
+        return None
+    cols = set(
+        wh.query(
+            f"select column_name from information_schema.columns "
+            f"where table_schema = '{schema}' and table_name = '{obj}'"
+        )["column_name"].to_list()
+    )
+    id_col = next((c for c in ID_COLUMNS if c in cols), None)
+    if id_col is None:
+        return None
+    where = "where not coalesce(_is_deleted, false)" if "_is_deleted" in cols else ""
+    return set(
+        wh.query(f'select cast("{id_col}" as varchar) as id from {schema}.{obj} {where}')["id"].to_list()
+    )
+
+
+def _ingestion(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    records = _read(truth, "records")
+    if records is None:
+        return None
+    expected = loaded = missing = extra = 0
+    by_object: dict[str, dict[str, int]] = {}
+    for (source, obj), group in records.group_by(["source", "object"], maintain_order=True):
+        want = set(group["record_id"].to_list())
+        have = _raw_ids(wh, str(source), str(obj)) or set()
+        counts = {
+            "expected": len(want),
+            "loaded": len(want & have),
+            "missing": len(want - have),
+            "extra": len(have - want),
+        }
+        by_object[f"{source}.{obj}"] = counts
+        expected += counts["expected"]
+        loaded += counts["loaded"]
+        missing += counts["missing"]
+        extra += counts["extra"]
+    return {
+        "records_expected": expected,
+        "records_loaded": loaded,
+        "records_missing": missing,
+        "records_extra": extra,
+        "by_object": by_object,
+    }
+
+
+def _cash(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    balances = _read(truth, "daily_balances")
+    if balances is None or not wh.table_exists("marts", "bank_balances_daily"):
+        return None
+    ours = wh.query(
+        "select account_id, balance_date, cast(balance as double) as balance from marts.bank_balances_daily"
+    )
+    joined = balances.rename({"date": "balance_date"}).join(
+        ours, on=["account_id", "balance_date"], how="inner", suffix="_ours"
+    )
+    if joined.is_empty():
+        return {"account_days_compared": 0}
+    diff = (joined["balance"] - joined["balance_ours"]).abs()
+    return {"account_days_compared": joined.height, "balance_max_abs_diff": round(float(diff.max()), 2)}
+
+
+def _reconciliation(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    true_matches = _read(truth, "bank_matches")
+    if true_matches is None or not wh.table_exists("marts", "reconciliation_matches"):
+        return None
+    ours = wh.query(
+        "select rule, bank_transaction_id, counterpart_id from marts.reconciliation_matches "
+        "where bank_transaction_id is not null and counterpart_id is not null"
+    )
+    truth_pairs = {
+        (r["bank_transaction_id"], r["counterpart_id"])
+        for r in true_matches.select("bank_transaction_id", "counterpart_id").iter_rows(named=True)
+    }
+    truth_ids = {p[0] for p in truth_pairs}
+    our_pairs = {(r["bank_transaction_id"], r["counterpart_id"]) for r in ours.iter_rows(named=True)}
+    # recall over the kinds of match the warehouse tries (bank line <-> payout, ...): pairs whose
+    # counterpart type it produces at all, so a layer not built yet does not count as a miss
+    types = {str(cp).split("_")[0] for _, cp in our_pairs}
+    relevant = {p for p in truth_pairs if str(p[1]).split("_")[0] in types}
+    tp = len(our_pairs & truth_pairs)
+    by_rule: dict[str, Any] = {}
+    for rule, group in ours.group_by("rule"):
+        pairs = {(r["bank_transaction_id"], r["counterpart_id"]) for r in group.iter_rows(named=True)}
+        by_rule[str(rule[0])] = {
+            "matches": len(pairs),
+            "precision": round(len(pairs & truth_pairs) / len(pairs), 4) if pairs else None,
+        }
+    return {
+        "precision": round(tp / len(our_pairs), 4) if our_pairs else None,
+        "recall": round(tp / len(relevant), 4) if relevant else None,
+        "matches": len(our_pairs),
+        "true_matches_in_scope": len(relevant),
+        "bank_lines_with_true_match": len(truth_ids),
+        "by_rule": by_rule,
+    }
+
+
+def _forecast(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    if not wh.table_exists("marts", "forecast_backtest"):
+        return None
+    bt = wh.query(
+        "select unique_id, model, horizon_bucket, cast(mase as double) as mase, "
+        "cast(coverage_80 as double) as coverage_80, is_selected from marts.forecast_backtest "
+        "where as_of_date = (select max(as_of_date) from marts.forecast_backtest) "
+        "and unique_id = 'total' and horizon_bucket = 'all'"
+    )
+    if bt.is_empty():
+        return None
+    selected = bt.filter(pl.col("is_selected"))
+    snaive = bt.filter(pl.col("model") == "SeasonalNaive")
+    if selected.is_empty() or snaive.is_empty():
+        return None
+    return {
+        "model": selected["model"][0],
+        "mase_vs_seasonal_naive": round(selected["mase"][0] / snaive["mase"][0], 4),
+        "coverage_80": round(selected["coverage_80"][0], 4),
+        "note": "on the warehouse's daily cash (equal to the truth's when cash.balance_max_abs_diff is 0)",
+    }
+
+
+def dumps(metrics: dict[str, Any]) -> str:
+    return json.dumps(metrics, default=str)

@@ -1,0 +1,151 @@
+"""End to end: `ledgerlake run` on a fresh sandbox, then the marts against the sandbox's truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from tests.conftest import E2E_SCALE, E2E_SEED, Run, ledgerlake_cli
+
+MARTS_OF_THE_RUN = {
+    "fct_payments",
+    "fct_bank_transactions",
+    "bank_balances_daily",
+    "reconciliation_matches",
+    "reconciliation_exceptions",
+    "quarantine",
+    "load_runs",
+    "fct_cash_forecast",
+    "forecast_backtest",
+}
+
+
+def mart_counts(path: Path) -> dict[str, int]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        ]
+        return {t: con.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+def query(path: Path, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.sql(sql).pl()
+    finally:
+        con.close()
+
+
+def test_run_exits_ok_and_prints_the_summary(demo_run: Run) -> None:
+    assert demo_run.returncode == 0, demo_run.stdout[-3000:] + demo_run.stderr[-3000:]
+    assert "loads" in demo_run.stdout and "marts" in demo_run.stdout
+    assert "fct_payments" in demo_run.stdout
+    assert "steps: sandbox" in demo_run.stdout
+
+
+def test_every_mart_of_the_run_has_rows(demo_run: Run) -> None:
+    counts = mart_counts(demo_run.warehouse)
+    missing = MARTS_OF_THE_RUN - set(counts)
+    assert not missing, f"marts not built: {missing}"
+    empty = {t for t in MARTS_OF_THE_RUN - {"quarantine", "reconciliation_exceptions"} if counts[t] == 0}
+    assert not empty, f"empty marts: {empty}"
+
+
+def test_loaded_records_equal_the_truth(demo_run: Run) -> None:
+    truth = json.loads((demo_run.truth / "summary.json").read_text())["records"]
+    counts = mart_counts(demo_run.warehouse)
+    assert counts["fct_payments"] == truth["stripe.charges"]
+    assert counts["fct_bank_transactions"] == truth["bank_feed.transactions"]
+    records = pl.read_parquet(demo_run.truth / "records.parquet")
+    true_ids = set(records.filter(pl.col("object") == "charges")["record_id"].to_list())
+    ours = set(query(demo_run.warehouse, "select payment_id from marts.fct_payments")["payment_id"].to_list())
+    assert ours == true_ids
+
+
+def test_daily_bank_balances_equal_the_truth_to_the_cent(demo_run: Run) -> None:
+    truth = pl.read_parquet(demo_run.truth / "daily_balances.parquet").rename({"date": "balance_date"})
+    ours = query(
+        demo_run.warehouse,
+        "select account_id, balance_date, cast(balance as double) as ours from marts.bank_balances_daily",
+    )
+    joined = truth.join(ours, on=["account_id", "balance_date"], how="inner")
+    assert joined.height >= ours.height - 2  # every account-day we have is in the truth
+    assert (joined["balance"] - joined["ours"]).abs().max() < 0.005
+
+
+def test_payout_reconciliation_against_the_truth(demo_run: Run) -> None:
+    res = ledgerlake_cli(
+        "eval", "--truth", str(demo_run.truth), "--warehouse", str(demo_run.warehouse), "--json"
+    )
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads(res.stdout)
+    assert metrics["ingestion"]["records_missing"] == 0
+    assert metrics["ingestion"]["records_extra"] == 0
+    assert metrics["reconciliation"]["precision"] >= 0.995
+    assert metrics["reconciliation"]["recall"] >= 0.98
+
+
+def test_forecast_covers_30_days_for_every_account_and_total(demo_run: Run) -> None:
+    fc = query(
+        demo_run.warehouse,
+        "select account_id, forecast_date, as_of_date, p10, p50, p90 from marts.fct_cash_forecast",
+    )
+    last_day = query(demo_run.warehouse, "select max(booking_date) as d from marts.fct_bank_transactions")[
+        "d"
+    ][0]
+    assert fc["as_of_date"].unique().to_list() == [last_day]
+    per_series = fc.group_by("account_id").len()
+    assert set(per_series["len"].to_list()) == {30}
+    assert "total" in per_series["account_id"].to_list()
+    assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+
+
+def test_snapshot_is_published_with_the_same_marts(demo_run: Run) -> None:
+    assert demo_run.snapshot.exists()
+    assert mart_counts(demo_run.snapshot) == mart_counts(demo_run.warehouse)
+
+
+def test_a_second_run_leaves_the_same_mart_counts(demo_run: Run, tmp_path: Path) -> None:
+    before = mart_counts(demo_run.warehouse)
+    res = ledgerlake_cli(
+        "run", "--warehouse", str(demo_run.warehouse), "--sandbox", str(demo_run.sandbox),
+        "--seed", str(E2E_SEED), "--scale", str(E2E_SCALE),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    after = mart_counts(demo_run.warehouse)
+    before.pop("load_runs"), after.pop("load_runs")
+    assert after == before
+
+
+@pytest.mark.postgres
+def test_the_same_marts_build_on_postgres(demo_run: Run, pg_dsn: str, tmp_path: Path) -> None:
+    import psycopg2
+
+    res = ledgerlake_cli(
+        "run", "--target", "postgres", "--warehouse", str(tmp_path / "unused.duckdb"),
+        "--sandbox", str(demo_run.sandbox), "--seed", str(E2E_SEED), "--scale", str(E2E_SCALE),
+        env={"LEDGERLAKE_PG_DSN": pg_dsn},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    duck = mart_counts(demo_run.warehouse)
+    con = psycopg2.connect(pg_dsn)
+    with con.cursor() as cur:
+        cur.execute("select table_name from information_schema.tables where table_schema = 'marts'")
+        tables = [r[0] for r in cur.fetchall()]
+        pg = {}
+        for t in tables:
+            cur.execute(f"select count(*) from marts.{t}")
+            pg[t] = cur.fetchone()[0]
+    con.close()
+    for t in MARTS_OF_THE_RUN - {"load_runs"}:
+        assert pg.get(t) == duck[t], t
