@@ -53,7 +53,13 @@ def quarantine_row(source: str, obj: str, record_ref: str, reason: str, raw: Any
 
 
 def to_quarantine(row: dict[str, Any]) -> Any:
-    """Route a quarantine row to the `quarantine` table from inside any resource."""
+    """Route a quarantine row to the `quarantine` table from inside any resource.
+
+    `create_table_variant=True` makes it a per-item variant: without it dlt re-points the whole
+    resource at `quarantine`, and every later item of the resource would land there too.
+    Note that the resource's own column hints are copied to the variant, so resource hints must not
+    declare `nullable: False` (quarantine rows lack those fields).
+    """
     return dlt.mark.with_hints(
         row,
         dlt.mark.make_hints(
@@ -62,6 +68,7 @@ def to_quarantine(row: dict[str, Any]) -> Any:
             primary_key="quarantine_id",
             columns=QUARANTINE_COLUMNS,
         ),
+        create_table_variant=True,
     )
 
 

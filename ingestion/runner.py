@@ -1,0 +1,174 @@
+"""Runs the API sources into the warehouse, one dlt pipeline each, isolating failures and counting.
+
+`SOURCES` is the registry of API sources (later: hubspot, shopify, quickbooks). Each entry names the
+module and the `@dlt.source` function; the function reads its settings from dlt config
+(`SOURCES__<SOURCE>__*`). Resources count what they receive via `counter` (seen, quarantined,
+duplicates skipped); rows written per object come from dlt's normalize info.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+from ingestion.common import ObjectCounts, SourceReport, Target, make_pipeline
+from ledgerlake.errors import LedgerlakeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where an API source lives and which objects (tables) it loads."""
+
+    module: str
+    function: str
+    objects: tuple[str, ...]
+
+    def build(self) -> Any:
+        return getattr(importlib.import_module(self.module), self.function)()
+
+
+SOURCES: dict[str, SourceSpec] = {
+    "stripe": SourceSpec(
+        "ingestion.stripe",
+        "stripe_source",
+        ("customers", "charges", "refunds", "balance_transactions", "payouts", "events"),
+    ),
+    "bank_feed": SourceSpec("ingestion.bank_feed", "bank_feed_source", ("transactions", "accounts")),
+}
+
+
+class RunCounter:
+    """Per-run counts that resources report while they read (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], ObjectCounts] = {}
+
+    def add(self, source: str, obj: str, seen: int = 0, quarantined: int = 0, duplicates: int = 0) -> None:
+        with self._lock:
+            c = self._counts.setdefault((source, obj), ObjectCounts())
+            c.seen += seen
+            c.quarantined += quarantined
+            c.duplicates += duplicates
+
+    def take(self, source: str) -> dict[str, ObjectCounts]:
+        """The counts of `source` so far, removed from the counter."""
+        with self._lock:
+            keys = [k for k in self._counts if k[0] == source]
+            return {k[1]: self._counts.pop(k) for k in keys}
+
+
+counter = RunCounter()
+
+
+def _one_line(exc: BaseException) -> str:
+    """The most useful one-line message in an exception chain (a LedgerlakeError if there is one)."""
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in chain:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    for e in chain:
+        if isinstance(e, LedgerlakeError):
+            return str(e).splitlines()[0]
+    root = chain[-1]
+    text = " ".join(str(root).split())
+    return f"{type(root).__name__}: {text[:300]}"
+
+
+def _missing_config_message(name: str, exc: BaseException) -> str | None:
+    """`SOURCES__<NAME>__<FIELD>` hints for dlt's missing-config error, if that is what `exc` is."""
+    cur: BaseException | None = exc
+    while cur is not None:
+        if isinstance(cur, ConfigFieldMissingException):
+            fields = ", ".join(f"SOURCES__{name.upper()}__{f.upper()}" for f in cur.fields)
+            return f"{name}: missing configuration; set {fields} (or .dlt/secrets.toml)"
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _run_one(name: str, target: Target) -> SourceReport:
+    report = SourceReport(source=name)
+    spec = SOURCES.get(name)
+    t0 = time.perf_counter()
+    if spec is None:
+        report.error = f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}"
+        return report
+    counter.take(name)
+    pipeline = None
+    row_counts: dict[str, int] = {}
+    try:
+        pipeline = make_pipeline(name, target)
+        # parquet loads ~5x faster into DuckDB than insert statements (47 s -> 9 s for Stripe at scale 1)
+        file_format = "parquet" if target.kind == "duckdb" else None
+        pipeline.run(spec.build(), loader_file_format=file_format)
+        row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
+        message = _missing_config_message(name, exc) or _one_line(exc)
+        report.error = message if message.startswith(f"{name}:") else f"{name}: {message}"
+        log.warning("source %s failed: %s", name, report.error)
+        if pipeline is not None and pipeline.has_pending_data:
+            # a half-done package would be retried first, and dlt would ignore the next run's data
+            try:
+                pipeline.abort_packages()
+            except Exception as abort_exc:  # noqa: BLE001 - the report already carries the real error
+                log.warning("could not abort pending packages of %s: %s", name, _one_line(abort_exc))
+    for obj, counts in counter.take(name).items():
+        report.objects[obj] = counts
+    for obj in spec.objects:
+        report.counts(obj).loaded = int(row_counts.get(obj, 0))
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def record_load_runs(reports: list[SourceReport], target: Target) -> None:
+    """Append the reports to `raw_ledgerlake.load_runs` (one row per source and object)."""
+    run_id = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "run_id": run_id,
+            "source": r.source,
+            "object": obj,
+            "seen": c.seen,
+            "loaded": c.loaded,
+            "quarantined": c.quarantined,
+            "duplicates": c.duplicates,
+            "error": r.error,
+            "seconds": r.seconds,
+            "loaded_at": now,
+        }
+        for r in reports
+        for obj, c in (r.objects.items() or [("*", ObjectCounts())])
+    ]
+    pipeline = make_pipeline("ledgerlake", target)
+    pipeline.run(
+        rows,
+        table_name="load_runs",
+        write_disposition="append",
+        columns={"error": {"data_type": "text", "nullable": True}},
+    )
+
+
+def run_api_sources(names: list[str], target: Target, record: bool = True) -> list[SourceReport]:
+    """Run each named source's pipeline; a failing source gets `error` set, the others still load."""
+    reports = [_run_one(name, target) for name in names]
+    if record:
+        try:
+            record_load_runs(reports, target)
+        except Exception as exc:  # noqa: BLE001 - counts are a report, not a reason to fail the load
+            log.warning("could not write raw_ledgerlake.load_runs: %s", _one_line(exc))
+    return reports
+
+
+__all__ = ["SOURCES", "RunCounter", "SourceSpec", "counter", "record_load_runs", "run_api_sources"]

@@ -1,0 +1,130 @@
+"""Stripe endpoints and defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+API_PATH = "/v1"
+PAGE_LIMIT = 100  # Stripe's maximum
+# list endpoint -> integer money fields that must be integers (cents)
+ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "customers": ("balance",),
+    "charges": ("amount", "amount_refunded"),
+    "refunds": ("amount",),
+    "balance_transactions": ("amount", "fee", "net"),
+    "payouts": ("amount",),
+    "events": (),
+}
+# events carry arbitrary objects in data.object: keep them as JSON instead of one column per field
+JSON_NESTED = ("events",)
+MAX_ATTEMPTS = 6
+BACKOFF_FACTOR = 0.2
+MAX_RETRY_DELAY = 5.0
+TIMEOUT_SECONDS = 30.0
+
+
+def _text(*names: str) -> dict[str, dict[str, Any]]:
+    return {n: {"data_type": "text"} for n in names}
+
+
+def _json(*names: str) -> dict[str, dict[str, Any]]:
+    return {n: {"data_type": "json"} for n in names}
+
+
+def _bigint(*names: str) -> dict[str, dict[str, Any]]:
+    return {n: {"data_type": "bigint"} for n in names}
+
+
+_ADDRESS = ("city", "country", "line1", "line2", "postal_code", "state")
+_REFUND = _text(
+    "reason",
+    "balance_transaction",
+    "payment_intent",
+    "customer",
+    "charge",
+    "receipt_number",
+    "source_transfer_reversal",
+    "transfer_reversal",
+    "customer_account",
+    "payment_method",
+)
+
+# Nullable fields that are often null in a whole load: typed up front so the destination always has
+# the column (dlt does not create columns it could not type) and staging models can rely on them.
+# Nullable *objects* are kept as JSON so a later non-null value does not spawn new columns.
+COLUMN_HINTS: dict[str, dict[str, dict[str, Any]]] = {
+    "customers": {
+        **_text(
+            "name",
+            "email",
+            "phone",
+            "description",
+            "default_source",
+            "test_clock",
+            "invoice_settings__default_payment_method",
+            "invoice_settings__footer",
+            *(f"address__{a}" for a in _ADDRESS),
+        ),
+        **_json(
+            "discount", "shipping", "invoice_settings__custom_fields", "invoice_settings__rendering_options"
+        ),
+    },
+    "charges": {
+        **_text(
+            "customer",
+            "description",
+            "failure_code",
+            "failure_message",
+            "payment_intent",
+            "receipt_email",
+            "receipt_number",
+            "statement_descriptor",
+            "statement_descriptor_suffix",
+            "balance_transaction",
+            "application",
+            "application_fee",
+            "failure_balance_transaction",
+            "on_behalf_of",
+            "source_transfer",
+            "transfer_group",
+            "review",
+            "billing_details__phone",
+            "billing_details__tax_id",
+            "outcome__advice_code",
+            "outcome__network_advice_code",
+            "outcome__network_decline_code",
+            "outcome__reason",
+            "payment_method_details__card__checks__address_line1_check",
+            "payment_method_details__card__mandate",
+            "payment_method_details__card__transaction_link_id",
+            *(f"billing_details__address__{a}" for a in _ADDRESS),
+        ),
+        **_bigint("amount", "amount_refunded", "application_fee_amount"),
+        **_json(
+            "shipping",
+            "source",
+            "transfer_data",
+            "payment_method_details__card__installments",
+            "payment_method_details__card__three_d_secure",
+            "payment_method_details__card__wallet",
+        ),
+    },
+    "refunds": _REFUND,
+    "balance_transactions": {**_text("description", "source"), "exchange_rate": {"data_type": "double"}},
+    "payouts": {
+        **_text(
+            "failure_code",
+            "failure_message",
+            "statement_descriptor",
+            "original_payout",
+            "reversed_by",
+            "trace_id__value",
+            "balance_transaction",
+            "application_fee",
+            "failure_balance_transaction",
+            "payout_method",
+        ),
+        **_bigint("application_fee_amount"),
+    },
+    "events": {},
+}

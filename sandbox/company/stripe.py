@@ -1,0 +1,262 @@
+"""Stripe: customers, charges, refunds, disputes, balance transactions and payouts (columnar).
+
+Money is in integer cents (Stripe's minor units). A charge's funds become available T+2 business
+days after it is created; every business day an automatic payout sweeps the available balance
+(charges net of fees, minus refunds and dispute debits) and arrives in the bank one business day
+later. A day whose available balance is not positive pays out nothing and carries over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from sandbox.company.clock import Clock
+from sandbox.company.registry import Registry
+
+REFUND_RATE = 0.05
+DISPUTE_RATE = 0.007
+DISPUTE_FEE = 1500
+PAYOUT_DESCRIPTION = "STRIPE PAYOUT"
+
+
+@dataclass
+class StripeData:
+    customers: pl.DataFrame
+    charges: pl.DataFrame
+    refunds: pl.DataFrame
+    disputes: pl.DataFrame
+    balance_transactions: pl.DataFrame
+    payouts: pl.DataFrame
+
+
+def _charge_days(rng: np.random.Generator, clock: Clock, first_year: int) -> np.ndarray:
+    """Charge days over the horizon: growth, weekends at 60%, a monthly wave; `first_year` expected in year 1."""
+    t = np.arange(clock.sim_days)
+    days = clock.day(t)
+    weekday = np.where(np.is_busday(days), 1.0, 0.6)
+    weight = weekday * (1.0 + 0.6 * t / 365) * (1.0 + 0.15 * np.sin(2 * np.pi * t / 30.5))
+    n = int(round(first_year * weight.sum() / weight[:365].sum()))
+    return np.sort(rng.choice(t, size=n, p=weight / weight.sum()))
+
+
+def _customers(reg: Registry) -> pl.DataFrame:
+    c = reg.customers
+    created = reg.clock.to_unix(
+        reg.clock.day(c["created_day"].to_numpy()), reg.rng.integers(0, 86400, c.height)
+    )
+    return c.with_columns(id=pl.Series(reg.ids("cus_", c.height)), created=pl.Series(created))
+
+
+def _charges(reg: Registry, customers: pl.DataFrame, first_year: int) -> pl.DataFrame:
+    rng, clock = reg.rng, reg.clock
+    day = _charge_days(rng, clock, first_year)
+    n = len(day)
+    created = clock.to_unix(clock.day(day), rng.integers(0, 86400, n))
+    amount = np.maximum(50, np.round(np.exp(rng.normal(8.6, 0.9, n)) / 100) * 100).astype(np.int64)
+    # a charge's customer is one who had signed up by then (customers are sorted by sign-up day)
+    signed_up = np.maximum(1, np.searchsorted(customers["created_day"].to_numpy(), day, side="right"))
+    cust = (rng.random(n) * signed_up).astype(np.int64)
+    brand = rng.choice(["visa", "mastercard", "amex", "discover"], size=n, p=[0.55, 0.3, 0.1, 0.05])
+    fee = np.round(amount * np.where(brand == "amex", 0.035, 0.029)).astype(np.int64) + 30
+    return pl.DataFrame(
+        {
+            "id": reg.ids("ch_", n, 24),
+            "balance_transaction": reg.ids("txn_", n, 24),
+            "customer": customers["id"].to_numpy()[cust],
+            "billing_name": customers["name"].to_numpy()[cust],
+            "email": customers["email"].to_numpy()[cust],
+            "created": created,
+            "day": day,
+            "amount": amount,
+            "fee": fee,
+            "brand": brand,
+            "last4": np.char.zfill(rng.integers(0, 10000, n).astype(str), 4),
+            "exp_month": rng.integers(1, 13, n),
+            "exp_year": rng.integers(2026, 2032, n),
+        }
+    )
+
+
+def _refunds(reg: Registry, charges: pl.DataFrame) -> pl.DataFrame:
+    rng = reg.rng
+    picked = charges.filter(pl.Series(rng.random(charges.height) < REFUND_RATE))
+    n = picked.height
+    full = rng.random(n) < 0.6
+    partial = np.round(picked["amount"].to_numpy() * rng.uniform(0.1, 0.9, n)).astype(np.int64)
+    amount = np.where(full, picked["amount"].to_numpy(), partial)
+    created = picked["created"].to_numpy() + rng.integers(86400, 20 * 86400, n)
+    return pl.DataFrame(
+        {
+            "id": reg.ids("re_", n, 24),
+            "balance_transaction": reg.ids("txn_", n, 24),
+            "charge": picked["id"],
+            "customer": picked["customer"],
+            "created": created,
+            "amount": amount,
+            "reason": rng.choice(
+                ["requested_by_customer", "duplicate", "fraudulent"], n, p=[0.8, 0.15, 0.05]
+            ),
+        }
+    )
+
+
+def _disputes(reg: Registry, charges: pl.DataFrame, refunds: pl.DataFrame) -> pl.DataFrame:
+    rng = reg.rng
+    candidates = charges.filter(~pl.col("id").is_in(refunds["charge"].implode()))
+    picked = candidates.filter(pl.Series(rng.random(candidates.height) < DISPUTE_RATE))
+    n = picked.height
+    created = picked["created"].to_numpy() + rng.integers(10 * 86400, 40 * 86400, n)
+    return pl.DataFrame(
+        {
+            "id": reg.ids("dp_", n, 24),
+            "balance_transaction": reg.ids("txn_", n, 24),
+            "charge": picked["id"],
+            "created": created,
+            "amount": picked["amount"],
+        }
+    )
+
+
+def _available_on(clock: Clock, created: np.ndarray, business_days: int) -> np.ndarray:
+    day = (created // 86400).astype("datetime64[D]")
+    return clock.to_unix(clock.add_business_days(day, business_days))
+
+
+def _balance_rows(
+    clock: Clock, charges: pl.DataFrame, refunds: pl.DataFrame, disputes: pl.DataFrame
+) -> pl.DataFrame:
+    ch = charges.select(
+        id=pl.col("balance_transaction"),
+        source=pl.col("id"),
+        created=pl.col("created"),
+        amount=pl.col("amount"),
+        fee=pl.col("fee"),
+        type=pl.lit("charge"),
+        reporting_category=pl.lit("charge"),
+    ).with_columns(available_on=pl.Series(_available_on(clock, charges["created"].to_numpy(), 2)))
+    re = refunds.select(
+        id=pl.col("balance_transaction"),
+        source=pl.col("id"),
+        created=pl.col("created"),
+        amount=-pl.col("amount"),
+        fee=pl.lit(0, pl.Int64),
+        type=pl.lit("refund"),
+        reporting_category=pl.lit("refund"),
+    ).with_columns(available_on=pl.col("created"))
+    dp = disputes.select(
+        id=pl.col("balance_transaction"),
+        source=pl.col("id"),
+        created=pl.col("created"),
+        amount=-pl.col("amount"),
+        fee=pl.lit(DISPUTE_FEE, pl.Int64),
+        type=pl.lit("adjustment"),
+        reporting_category=pl.lit("dispute"),
+    ).with_columns(available_on=pl.col("created"))
+    rows = pl.concat([ch, re, dp], how="vertical_relaxed")
+    return rows.with_columns(net=pl.col("amount") - pl.col("fee")).sort("created", "id")
+
+
+def _payout_day(clock: Clock, available_on: np.ndarray) -> np.ndarray:
+    """The business day whose payout sweeps a transaction: first business day >= available day."""
+    day = (available_on // 86400).astype("datetime64[D]")
+    return np.busday_offset(day, 0, roll="forward")
+
+
+def _payouts(reg: Registry, bt: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Assign balance transactions to daily payouts; returns (payouts, bt with payout column)."""
+    clock = reg.clock
+    sweep = _payout_day(clock, bt["available_on"].to_numpy())
+    bt = bt.with_columns(sweep_day=pl.Series(sweep.astype("datetime64[D]").astype(np.int64)))
+    daily = bt.group_by("sweep_day").agg(pl.col("net").sum()).sort("sweep_day")
+    last_day = np.datetime64(clock.horizon, "D").astype(np.int64)
+    payout_of_day: dict[int, int] = {}
+    pending: list[int] = []
+    carry, n_payouts, amounts, days = 0, 0, [], []
+    for sweep_day, net in daily.iter_rows():
+        if sweep_day > last_day:
+            break
+        carry += net
+        pending.append(sweep_day)
+        if carry > 0:
+            for d in pending:
+                payout_of_day[d] = n_payouts
+            amounts.append(carry)
+            days.append(sweep_day)
+            n_payouts, carry, pending = n_payouts + 1, 0, []
+    day_arr = np.array(days, dtype="datetime64[D]")
+    created = clock.to_unix(day_arr, reg.rng.integers(3600, 6 * 3600, n_payouts))
+    arrival = clock.to_unix(clock.add_business_days(day_arr, 1))
+    payouts = pl.DataFrame(
+        {
+            "id": reg.ids("po_", n_payouts, 24),
+            "balance_transaction": reg.ids("txn_", n_payouts, 24),
+            "created": created,
+            "arrival_date": arrival,
+            "amount": np.array(amounts, dtype=np.int64),
+        }
+    )
+    idx = pl.Series([payout_of_day.get(d) for d in bt["sweep_day"].to_list()], dtype=pl.Int64)
+    payout_ids = payouts["id"].to_numpy()
+    bt = bt.with_columns(
+        payout=pl.Series([payout_ids[i] if i is not None else None for i in idx.to_list()], dtype=pl.Utf8)
+    ).drop("sweep_day")
+    return payouts, bt
+
+
+def _payout_rows(payouts: pl.DataFrame) -> pl.DataFrame:
+    return payouts.select(
+        id=pl.col("balance_transaction"),
+        source=pl.col("id"),
+        created=pl.col("created"),
+        amount=-pl.col("amount"),
+        fee=pl.lit(0, pl.Int64),
+        type=pl.lit("payout"),
+        reporting_category=pl.lit("payout"),
+        available_on=pl.col("created"),
+        net=-pl.col("amount"),
+        payout=pl.lit(None, pl.Utf8),
+    )
+
+
+def simulate_stripe(reg: Registry, scale: float) -> StripeData:
+    customers = _customers(reg)
+    charges = _charges(reg, customers, max(60, int(12000 * scale)))
+    first = charges.group_by("customer").agg(pl.col("created").min().alias("first_charge"))
+    customers = (
+        customers.join(first, left_on="id", right_on="customer", how="left")
+        .with_columns(created=pl.min_horizontal("created", pl.col("first_charge") - 3600).cast(pl.Int64))
+        .drop("first_charge")
+    )
+    refunds = _refunds(reg, charges)
+    disputes = _disputes(reg, charges, refunds)
+    bt = _balance_rows(reg.clock, charges, refunds, disputes)
+    payouts, bt = _payouts(reg, bt)
+    bt = pl.concat([bt, _payout_rows(payouts)], how="vertical_relaxed").sort("created", "id")
+    return StripeData(customers, charges, refunds, disputes, bt, payouts)
+
+
+def cut_stripe(data: StripeData, clock: Clock) -> StripeData:
+    """What Stripe shows at `clock.as_of`: objects created by then, with their state at that time."""
+    end = clock.as_of_unix()
+    refunds = data.refunds.filter(pl.col("created") <= end)
+    disputes = data.disputes.filter(pl.col("created") <= end)
+    refunded = refunds.group_by("charge").agg(pl.col("amount").sum().alias("amount_refunded"))
+    charges = (
+        data.charges.filter(pl.col("created") <= end)
+        .join(refunded, left_on="id", right_on="charge", how="left")
+        .with_columns(
+            amount_refunded=pl.col("amount_refunded").fill_null(0),
+            disputed=pl.col("id").is_in(disputes["charge"].implode()),
+        )
+    )
+    payouts = data.payouts.filter(pl.col("created") <= end).with_columns(
+        status=pl.when(pl.col("arrival_date") <= end).then(pl.lit("paid")).otherwise(pl.lit("in_transit"))
+    )
+    bt = data.balance_transactions.filter(pl.col("created") <= end).with_columns(
+        payout=pl.when(pl.col("payout").is_in(payouts["id"].implode())).then(pl.col("payout"))
+    )
+    customers = data.customers.filter(pl.col("created") <= end)
+    return StripeData(customers, charges, refunds, disputes, bt, payouts)

@@ -1,0 +1,174 @@
+"""The sandbox's vendor APIs over HTTP: Stripe v1 lists and Plaid-style transactions sync.
+
+`create_app(data_dir, faults)` builds the Starlette app over a generated sandbox folder;
+`serve(...)` runs it with uvicorn (blocking); `serve_in_thread(...)` runs it in a background
+thread for tests and the CLI's one-shot runs, yielding the base URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ledgerlake.errors import LedgerlakeError
+from sandbox.server import plaid_api, stripe_api
+from sandbox.server.faults import RETRY_AFTER_SECONDS, SLOW_SECONDS, FaultInjector, parse_faults
+from sandbox.server.store import StateHolder
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _Faults:
+    """Applies one drawn fault per request.
+
+    For `dup_page` it remembers, per endpoint and query, the last good page and the continuation
+    token that page handed out (Stripe: its last id; Plaid: `next_cursor`). A request that presents
+    that token while the fault fires gets the same page again, as a flaky API or proxy would do.
+    """
+
+    def __init__(self, injector: FaultInjector) -> None:
+        self.injector = injector
+        self.last_page: dict[str, tuple[str, Response]] = {}
+
+    @staticmethod
+    async def _page_key(api: str, request: Request) -> tuple[str, str | None]:
+        """(which walk the request belongs to, the continuation token it presents)."""
+        if api == "plaid":
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except json.JSONDecodeError:
+                return request.url.path, None
+            token = body.get("cursor") if isinstance(body, dict) else None
+            return f"{request.url.path}|{body.get('access_token') if isinstance(body, dict) else ''}", token
+        params = sorted((k, v) for k, v in request.query_params.multi_items() if k != "starting_after")
+        return f"{request.url.path}|{params}", request.query_params.get("starting_after")
+
+    def error(self, api: str, kind: str) -> Response:
+        status = int(kind)
+        if api == "plaid":
+            err_type = "RATE_LIMIT_EXCEEDED" if status == 429 else "API_ERROR"
+            code = "TRANSACTIONS_SYNC_LIMIT" if status == 429 else "INTERNAL_SERVER_ERROR"
+            resp: Response = plaid_api.plaid_error(status, err_type, code, f"sandbox injected fault {kind}")
+        elif status == 429:
+            resp = stripe_api.stripe_error(
+                429, "Too many requests hit the API too quickly.", code="rate_limit"
+            )
+        else:
+            resp = stripe_api.stripe_error(
+                status, "An unknown error occurred (sandbox injected fault).", "api_error"
+            )
+        if status == 429:
+            resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return resp
+
+    def wrap(self, api: str, handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            kind = self.injector.draw()
+            if kind in ("429", "500", "503"):
+                return self.error(api, kind)
+            if kind == "slow":
+                await asyncio.sleep(SLOW_SECONDS)
+            key, token = await self._page_key(api, request)
+            cached = self.last_page.get(key)
+            if kind == "dup_page" and cached is not None and token and cached[0] == token:
+                return cached[1]
+            resp = await handler(request)
+            continuation = getattr(request.state, "continuation", None)
+            if resp.status_code == 200 and continuation:
+                self.last_page[key] = (continuation, resp)
+            return resp
+
+        return wrapped
+
+
+def _stripe_handler(holder: StateHolder, name: str) -> Handler:
+    async def handler(request: Request) -> Response:
+        denied = stripe_api.check_auth(request)
+        if denied is not None:
+            return denied
+        objs = holder.get().stripe.get(name)
+        if objs is None:
+            return stripe_api.stripe_error(404, f"Unrecognized request URL (GET: /v1/{name}).")
+        return stripe_api.list_response(request, objs)
+
+    return handler
+
+
+def _plaid_handler(holder: StateHolder, endpoint: str) -> Handler:
+    async def handler(request: Request) -> Response:
+        body = await plaid_api.parse_body(request)
+        if isinstance(body, Response):
+            return body
+        if endpoint == "sync":
+            return plaid_api.transactions_sync(holder.get(), body, request)
+        return plaid_api.accounts_get(holder.get())
+
+    return handler
+
+
+def create_app(data_dir: Path, faults: str | None = None, seed: int | None = None) -> Starlette:
+    """The Starlette app serving the sandbox at `data_dir`; `faults` like `429=0.05,dup_page=0.01`."""
+    holder = StateHolder(Path(data_dir))
+    state = holder.get()
+    injector = FaultInjector(
+        parse_faults(faults), seed if seed is not None else int(state.meta.get("seed", 0))
+    )
+    wrap = _Faults(injector).wrap
+
+    async def health(_: Request) -> Response:
+        meta = holder.get().meta
+        return JSONResponse({"status": "ok", "sandbox": meta, "faults_injected": injector.injected})
+
+    routes = [Route("/", health), Route("/health", health)]
+    routes += [
+        Route(f"/v1/{name}", wrap("stripe", _stripe_handler(holder, name))) for name in stripe_api.SINGULAR
+    ]
+    routes += [
+        Route("/transactions/sync", wrap("plaid", _plaid_handler(holder, "sync")), methods=["POST"]),
+        Route("/accounts/get", wrap("plaid", _plaid_handler(holder, "accounts")), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.injector = injector
+    app.state.sandbox = holder
+    return app
+
+
+def serve(data_dir: Path, port: int, faults: str | None = None) -> None:
+    """Serve the sandbox on 127.0.0.1:`port` until interrupted (blocking)."""
+    uvicorn.run(create_app(data_dir, faults), host="127.0.0.1", port=port, log_level="warning")
+
+
+@contextmanager
+def serve_in_thread(data_dir: Path, port: int = 0, faults: str | None = None) -> Iterator[str]:
+    """Run the sandbox in a background thread; yields `http://127.0.0.1:<port>`; stops on exit."""
+    app = create_app(data_dir, faults)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="sandbox-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise LedgerlakeError(f"sandbox server did not start on 127.0.0.1:{port} (port in use?)")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+__all__ = ["create_app", "serve", "serve_in_thread"]
