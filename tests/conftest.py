@@ -48,7 +48,9 @@ class Run:
         return self.sandbox / "truth"
 
 
-def ledgerlake_cli(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def ledgerlake_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Runs the real CLI in a subprocess, with no SOURCES__* from the caller's environment."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "LEDGERLAKE_"))}
     return subprocess.run(
