@@ -108,38 +108,49 @@ def _cash(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
     return {"account_days_compared": joined.height, "balance_max_abs_diff": round(float(diff.max()), 2)}
 
 
+# truth's match_type -> the counterpart_type reconciliation_matches uses for it
+MATCH_TYPES = {"stripe_payout": "stripe_payout", "fx_transfer": "bank_transaction"}
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    """A match as an unordered pair (a transfer's two lines may be named in either order)."""
+    return (a, b) if a <= b else (b, a)
+
+
 def _reconciliation(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
     true_matches = _read(truth, "bank_matches")
     if true_matches is None or not wh.table_exists("marts", "reconciliation_matches"):
         return None
     ours = wh.query(
-        "select rule, bank_transaction_id, counterpart_id from marts.reconciliation_matches "
+        "select rule, counterpart_type, bank_transaction_id, counterpart_id from marts.reconciliation_matches "
         "where bank_transaction_id is not null and counterpart_id is not null"
     )
+    produced = set(ours["counterpart_type"].unique().to_list())
+    # recall over the kinds of match the warehouse makes so far; a kind not built yet is not a miss
+    in_scope = [t for t, ct in MATCH_TYPES.items() if ct in produced]
     truth_pairs = {
-        (r["bank_transaction_id"], r["counterpart_id"])
-        for r in true_matches.select("bank_transaction_id", "counterpart_id").iter_rows(named=True)
+        _pair(r["bank_transaction_id"], r["counterpart_id"])
+        for r in true_matches.filter(pl.col("match_type").is_in(in_scope)).iter_rows(named=True)
     }
-    truth_ids = {p[0] for p in truth_pairs}
-    our_pairs = {(r["bank_transaction_id"], r["counterpart_id"]) for r in ours.iter_rows(named=True)}
-    # recall over the kinds of match the warehouse tries (bank line <-> payout, ...): pairs whose
-    # counterpart type it produces at all, so a layer not built yet does not count as a miss
-    types = {str(cp).split("_")[0] for _, cp in our_pairs}
-    relevant = {p for p in truth_pairs if str(p[1]).split("_")[0] in types}
-    tp = len(our_pairs & truth_pairs)
+    all_truth = {
+        _pair(r["bank_transaction_id"], r["counterpart_id"]) for r in true_matches.iter_rows(named=True)
+    }
+    our_pairs = {_pair(r["bank_transaction_id"], r["counterpart_id"]) for r in ours.iter_rows(named=True)}
+    tp = len(our_pairs & all_truth)
     by_rule: dict[str, Any] = {}
-    for rule, group in ours.group_by("rule"):
-        pairs = {(r["bank_transaction_id"], r["counterpart_id"]) for r in group.iter_rows(named=True)}
-        by_rule[str(rule[0])] = {
+    for (rule,), group in ours.group_by("rule"):
+        pairs = {_pair(r["bank_transaction_id"], r["counterpart_id"]) for r in group.iter_rows(named=True)}
+        by_rule[str(rule)] = {
             "matches": len(pairs),
-            "precision": round(len(pairs & truth_pairs) / len(pairs), 4) if pairs else None,
+            "precision": round(len(pairs & all_truth) / len(pairs), 4) if pairs else None,
         }
     return {
         "precision": round(tp / len(our_pairs), 4) if our_pairs else None,
-        "recall": round(tp / len(relevant), 4) if relevant else None,
+        "recall": round(len(our_pairs & truth_pairs) / len(truth_pairs), 4) if truth_pairs else None,
         "matches": len(our_pairs),
-        "true_matches_in_scope": len(relevant),
-        "bank_lines_with_true_match": len(truth_ids),
+        "true_matches_in_scope": len(truth_pairs),
+        "match_types_in_scope": in_scope,
+        "match_types_not_built": sorted(set(true_matches["match_type"].unique().to_list()) - set(in_scope)),
         "by_rule": by_rule,
     }
 

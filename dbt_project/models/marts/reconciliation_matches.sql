@@ -3,7 +3,11 @@ with payout_matches as (
     select * from {{ ref('int_payouts_matched') }}
 ),
 
-final as (
+transfer_matches as (
+    select * from {{ ref('int_transfers_matched') }}
+),
+
+unioned as (
     select
         {{ dbt.hash("'payout|' || bank_transaction_id || '|' || payout_id") }} as match_id,
         rule,
@@ -15,6 +19,23 @@ final as (
         payout_amount as counterpart_amount,
         bank_amount - payout_amount as amount_difference
     from payout_matches
+    union all
+    select
+        {{ dbt.hash("'transfer|' || out_transaction_id || '|' || in_transaction_id") }} as match_id,
+        rule,
+        confidence,
+        out_transaction_id as bank_transaction_id,
+        'bank_transaction' as counterpart_type,
+        in_transaction_id as counterpart_id,
+        out_amount as bank_amount,
+        in_amount as counterpart_amount,
+        -- different currencies: the difference is not meaningful; the realised rate is
+        cast(null as decimal(18, 2)) as amount_difference
+    from transfer_matches
+),
+
+final as (
+    select * from unioned
 )
 
 select * from final
