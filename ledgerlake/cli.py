@@ -285,27 +285,35 @@ def main() -> None:
     logging.basicConfig(
         level=os.environ.get("LEDGERLAKE_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
+    sys.exit(_invoke())
+
+
+def _invoke() -> int:
+    """Runs the app and maps the outcome to the contract's exit codes (0, 1, 2; else a bug)."""
     try:
-        app(standalone_mode=False)
+        # without standalone mode click returns the code of `raise typer.Exit(n)` instead of exiting
+        code = app(standalone_mode=False)
     except LedgerlakeError as exc:
         err.print(f"ledgerlake: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         err.print("ledgerlake: aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        # Anything else is a bug: show the traceback, and an exit code that is not 0, 1 or 2.
+        return 130
+    except typer.TyperException as exc:  # usage errors (typer's bundled click's ClickException)
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"ledgerlake: {exc}")
+        return 2
+    except Exception:  # anything else is a bug: the traceback, and a code that is not 0, 1 or 2
         import traceback
 
         traceback.print_exc()
-        sys.exit(3)
+        return 3
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

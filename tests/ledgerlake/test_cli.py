@@ -55,3 +55,18 @@ def test_bad_toml_in_working_directory_is_named(tmp_path: Path) -> None:
     res = ledgerlake("build", cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
     assert res.returncode == 2
     assert "ledgerlake.toml: company.functional_currency: expected str, got 12" in res.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    res = ledgerlake("run", "--scale", "many")
+    assert res.returncode == 2
+    assert "Invalid value for '--scale'" in res.stderr
+
+
+def test_quarantined_input_exits_1_and_says_how_much(tmp_path: Path) -> None:
+    bad = ROOT / "tests" / "fixtures" / "real" / "bank_ofx" / "fail_date_missing.ofx"
+    res = ledgerlake("ingest", "files", str(bad), env={"LEDGERLAKE_WAREHOUSE": str(tmp_path / "w.duckdb")})
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "quarantined: see marts.quarantine" in res.stdout
+    again = ledgerlake("ingest", "files", str(bad), env={"LEDGERLAKE_WAREHOUSE": str(tmp_path / "w.duckdb")})
+    assert again.returncode == 1  # still quarantined, and nothing loaded twice
