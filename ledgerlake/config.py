@@ -61,6 +61,13 @@ class Settings:
         key = f"{parsed.hostname}_{parsed.port}_{parsed.path.strip('/')}".replace("/", "_")
         return self.warehouse_path.parent / f".dlt-postgres-{key}"
 
+    @property
+    def dbt_dir(self) -> Path:
+        """dbt's target/ (manifest, docs) and logs/ for this warehouse."""
+        if self.target == "duckdb":
+            return self.warehouse_path.with_name(self.warehouse_path.name + ".dbt")
+        return self.pipelines_dir.with_name(self.pipelines_dir.name.replace(".dlt-", ".dbt-"))
+
     def ingest_target(self) -> Target:
         return Target(
             kind=self.target,

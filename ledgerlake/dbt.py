@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,20 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def dbt_vars(settings: Settings) -> dict[str, object]:
+    """Company settings from ledgerlake.toml, as dbt vars (the KPI and scorecard models read them)."""
+    c = settings.company
+    return {
+        "functional_currency": c.functional_currency,
+        "go_live_date": c.go_live_date.isoformat(),
+        "baseline_days": c.baseline_days,
+        "measurement_days": c.measurement_days,
+        "kpi_targets": {k: {"kind": t.kind, "value": t.value} for k, t in sorted(c.kpi_targets.items())},
+    }
+
+
 def dbt_args(settings: Settings, command: str, *extra: str) -> list[str]:
-    work = settings.pipelines_dir.with_name(settings.pipelines_dir.name.replace(".dlt", "") + ".dbt")
+    work = settings.dbt_dir
     return [
         command,
         "--project-dir", str(PROJECT_DIR),
@@ -48,6 +61,7 @@ def dbt_args(settings: Settings, command: str, *extra: str) -> list[str]:
         "--log-path", str(work / "logs"),
         "--quiet",
         "--no-use-colors",
+        "--vars", json.dumps(dbt_vars(settings)),
         *extra,
     ]  # fmt: skip
 

@@ -65,3 +65,12 @@
     select cast(d as date) as spine_date
     from generate_series(cast({{ start_expr }} as timestamp), cast({{ end_expr }} as timestamp), interval 1 day) as g(d)
 {%- endmacro %}
+
+{#- Double precision everywhere: dbt.type_float() is a 4-byte REAL on DuckDB. -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'ledgerlake')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}double precision{%- endmacro %}
+
+{% macro duckdb__type_double() -%}double{%- endmacro %}

@@ -25,7 +25,7 @@ by_reference as (
         bank_lines.bank_transaction_id,
         payouts.payout_id,
         'payout_reference' as rule,
-        cast(1.0 as {{ dbt.type_float() }}) as confidence,
+        cast(1.0 as {{ type_double() }}) as confidence,
         bank_lines.amount as bank_amount,
         payouts.amount as payout_amount
     from bank_lines
@@ -72,7 +72,7 @@ by_amount_date as (
         bank_transaction_id,
         payout_id,
         'payout_amount_date' as rule,
-        cast(0.9 - 0.02 * days_late as {{ dbt.type_float() }}) as confidence,
+        cast(0.9 - 0.02 * days_late as {{ type_double() }}) as confidence,
         bank_amount,
         payout_amount
     from candidate_counts

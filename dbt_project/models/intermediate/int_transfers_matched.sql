@@ -52,12 +52,12 @@ final as (
         in_transaction_id,
         transfer_ref,
         'transfer_reference' as rule,
-        cast(case when abs(days_apart) <= 3 then 1.0 else 0.8 end as {{ dbt.type_float() }}) as confidence,
+        cast(case when abs(days_apart) <= 3 then 1.0 else 0.8 end as {{ type_double() }}) as confidence,
         out_amount,
         out_currency,
         in_amount,
         in_currency,
-        cast(in_amount / nullif(-out_amount, 0) as {{ dbt.type_float() }}) as realised_rate
+        cast(in_amount / nullif(-out_amount, 0) as {{ type_double() }}) as realised_rate
     from pairs
     where ins_for_out = 1 and outs_for_in = 1
 )

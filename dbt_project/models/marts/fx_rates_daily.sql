@@ -15,7 +15,7 @@ observations as (
     select
         cast(lines.booking_date as date) as observed_on,
         transfers.in_currency as currency,
-        cast(-transfers.out_amount / nullif(transfers.in_amount, 0) as {{ dbt.type_float() }}) as rate_to_functional
+        cast(-transfers.out_amount / nullif(transfers.in_amount, 0) as {{ type_double() }}) as rate_to_functional
     from transfers
     inner join {{ ref('fct_bank_transactions') }} as lines
         on transfers.out_transaction_id = lines.bank_transaction_id
@@ -26,7 +26,7 @@ observations as (
     select
         cast(lines.booking_date as date) as observed_on,
         transfers.out_currency as currency,
-        cast(transfers.in_amount / nullif(-transfers.out_amount, 0) as {{ dbt.type_float() }}) as rate_to_functional
+        cast(transfers.in_amount / nullif(-transfers.out_amount, 0) as {{ type_double() }}) as rate_to_functional
     from transfers
     inner join {{ ref('fct_bank_transactions') }} as lines
         on transfers.in_transaction_id = lines.bank_transaction_id
@@ -82,7 +82,7 @@ functional as (
     select
         rate_date,
         '{{ var("functional_currency") }}' as currency,
-        cast(1.0 as {{ dbt.type_float() }}) as rate_to_functional,
+        cast(1.0 as {{ type_double() }}) as rate_to_functional,
         rate_date as observed_on,
         false as is_backfilled
     from days

@@ -14,7 +14,7 @@ with runs as (
         cast(null as {{ dbt.type_bigint() }}) as loaded,
         cast(null as {{ dbt.type_bigint() }}) as quarantined,
         cast(null as {{ dbt.type_bigint() }}) as duplicates,
-        cast(null as {{ dbt.type_float() }}) as seconds,
+        cast(null as {{ type_double() }}) as seconds,
         cast(null as {{ dbt.type_string() }}) as status,
         cast(null as {{ dbt.type_string() }}) as error
     where 1 = 0

@@ -14,7 +14,7 @@ renamed as (
         {{ minor_to_major('amount', 'currency') }} as amount,
         {{ minor_to_major('fee', 'currency') }} as fee,
         {{ minor_to_major('net', 'currency') }} as net,
-        cast(exchange_rate as {{ dbt.type_float() }}) as exchange_rate,
+        cast(exchange_rate as {{ type_double() }}) as exchange_rate,
         status,
         description
     from source

@@ -1,0 +1,25 @@
+-- Every integration KPI per month: one definition each in an int_kpis_* model (and a paragraph
+-- in docs/decisions.md). The app reads this; it never recomputes a KPI.
+with measured as (
+    select *, 'int_kpis_reconciliation' as source_model from {{ ref('int_kpis_reconciliation') }}
+),
+
+definitions as (
+    select * from {{ ref('kpi_definitions') }}
+),
+
+final as (
+    select
+        measured.month,
+        measured.kpi,
+        cast(measured.value as {{ type_double() }}) as value,
+        measured.numerator,
+        measured.denominator,
+        definitions.unit,
+        definitions.direction,
+        measured.source_model as source_models
+    from measured
+    inner join definitions on measured.kpi = definitions.kpi
+)
+
+select * from final
