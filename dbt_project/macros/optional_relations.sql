@@ -47,3 +47,18 @@
     {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- `select * from` a raw table when it exists, else an empty relation with the given columns
+    ({name: type}), so staging builds before a source has ever loaded. -#}
+{% macro optional_raw(schema, table, columns) -%}
+    {%- set rel = raw_relation(schema, table) -%}
+    {%- if rel is not none -%}
+    select * from {{ rel }}
+    {%- else -%}
+    select
+    {%- for name, type in columns.items() %}
+        cast(null as {{ type }}) as {{ name }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+    where 1 = 0
+    {%- endif -%}
+{%- endmacro %}

@@ -65,7 +65,17 @@ def test_loaded_records_equal_the_truth(demo_run: Run) -> None:
     truth = json.loads((demo_run.truth / "summary.json").read_text())["records"]
     counts = mart_counts(demo_run.warehouse)
     assert counts["fct_payments"] == truth["stripe.charges"]
-    assert counts["fct_bank_transactions"] == truth["bank_feed.transactions"]
+    statement_lines = pl.read_parquet(demo_run.truth / "statement_lines.parquet")
+    # bank feed accounts + the accounts that only send statement files (overlaps loaded once)
+    assert counts["fct_bank_transactions"] == truth["bank_feed.transactions"] + statement_lines.height
+    by_source = query(
+        demo_run.warehouse,
+        "select source_system, count(*) as n from marts.fct_bank_transactions group by 1 order by 1",
+    )
+    assert dict(by_source.iter_rows()) == {
+        "bank_feed": truth["bank_feed.transactions"],
+        "bank_file": statement_lines.height,
+    }
     records = pl.read_parquet(demo_run.truth / "records.parquet")
     true_ids = set(records.filter(pl.col("object") == "charges")["record_id"].to_list())
     ours = set(query(demo_run.warehouse, "select payment_id from marts.fct_payments")["payment_id"].to_list())
@@ -73,7 +83,16 @@ def test_loaded_records_equal_the_truth(demo_run: Run) -> None:
 
 
 def test_daily_bank_balances_equal_the_truth_to_the_cent(demo_run: Run) -> None:
-    truth = pl.read_parquet(demo_run.truth / "daily_balances.parquet").rename({"date": "balance_date"})
+    truth = pl.concat(
+        [
+            pl.read_parquet(demo_run.truth / "daily_balances.parquet").select(
+                "date", "account_id", "balance"
+            ),
+            pl.read_parquet(demo_run.truth / "statement_balances.parquet").select(
+                "date", "account_id", "balance"
+            ),
+        ]
+    ).rename({"date": "balance_date"})
     ours = query(
         demo_run.warehouse,
         "select account_id, balance_date, cast(balance as double) as ours from marts.bank_balances_daily",
