@@ -233,7 +233,7 @@ def _serve_app(settings: Settings, port: int) -> None:
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(app_py),
         "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     out.print(f"serving the app on http://localhost:{port} (Ctrl+C to stop)")
     raise typer.Exit(subprocess.call(cmd, env=env))

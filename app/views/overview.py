@@ -1,0 +1,96 @@
+"""CFO overview: cash today, the 30-day forecast, runway, what falls due, KPIs and open exceptions."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import queries as q
+import streamlit as st
+import ui
+
+st.title("Overview")
+cur = q.functional_currency()
+
+if ui.require("fct_bank_transactions"):
+    cash = q.cash_by_account()
+    total, left_out = q.total_cash(cash)
+    runway = q.runway(total)
+    st.subheader("Cash today")
+    cols = st.columns(3)
+    cols[0].metric("Total cash", ui.money(total, cur), help=f"All accounts, in the functional currency {cur}")
+    months = runway["months"]
+    cols[1].metric(
+        "Runway",
+        ui.runway_text(months, runway["daily_net"]),
+        help=f"Total cash / average net outflow of the {cur} accounts over the last {runway['window_days']} days",
+    )
+    cols[2].metric(
+        f"Average daily net flow ({runway['window_days']} days)", ui.money(runway["daily_net"], cur)
+    )
+    if left_out:
+        st.caption(f"Not in the total (no FX rate in `marts.fx_rates_daily`): {', '.join(left_out)}.")
+    ui.table(
+        cash,
+        key="overview_cash",
+        money_cols=["balance"],
+        labels={"account_id": "account", "as_of": "last booking", "basis": "balance from"},
+    )
+
+    st.subheader("Next 30 days")
+    if ui.require("fct_cash_forecast"):
+        as_of = q.forecast_as_of_dates()[0]
+        fc = q.forecast("total", as_of)
+        if fc.is_empty():
+            st.info(f"The forecast made on {as_of} has no 'total' series.")
+        else:
+            end = fc.row(-1, named=True)
+            c = st.columns(3)
+            c[0].metric(f"Cash on {end['forecast_date']} (p50)", ui.money(end["p50"], cur))
+            c[1].metric("Low case (p10)", ui.money(end["p10"], cur))
+            c[2].metric("High case (p90)", ui.money(end["p90"], cur))
+            hist = q.history("total", fc, days=90)
+            fig = go.Figure()
+            fig.add_trace(
+                go.Scatter(
+                    x=hist["booking_date"], y=hist["balance"], name="actual", line={"color": ui.ACTUAL}
+                )
+            )
+            ui.fan(fig, fc["forecast_date"], fc["p10"], fc["p50"], fc["p90"], name="forecast p50")
+            st.plotly_chart(
+                ui.style(fig, f"Total cash: last 90 days and forecast made {as_of}", f"balance ({cur})"),
+                key="overview_forecast_chart",
+            )
+
+    due = st.columns(2)
+    for col, mart, label in (
+        (due[0], "fct_invoices", "Receivables (AR)"),
+        (due[1], "fct_bills", "Payables (AP)"),
+    ):
+        with col:
+            st.markdown(f"**{label} due in the next 30 days**")
+            if ui.require(mart):
+                frame = q.due_in_30_days(mart)
+                if frame is None:
+                    st.info(f"`marts.{mart}` has no due date or open amount column to read.")
+                else:
+                    ui.table(
+                        frame, key=f"overview_{mart}_due", money_cols=["amount"], count_cols=["documents"]
+                    )
+
+    st.subheader("KPIs (latest month)")
+    if ui.require("kpi_monthly"):
+        ui.table(ui.with_readable(q.kpi_latest(), cur), key="overview_kpis", ratio_cols=["value"])
+
+    st.subheader("Open reconciliation exceptions")
+    if ui.require("reconciliation_exceptions"):
+        ui.table(
+            q.exceptions_by_type(), key="overview_exceptions", money_cols=["value"], count_cols=["exceptions"]
+        )
+
+    if q.has_table("marts", "fct_payments"):
+        st.subheader("Card payments by month")
+        ui.table(
+            q.payments_by_month(),
+            key="overview_payments",
+            money_cols=["gross", "fees", "net"],
+            count_cols=["payments"],
+        )
