@@ -209,8 +209,11 @@ def eval_(
     t.add_column("value", justify="right")
     for layer, values in metrics.items():
         for k, v in values.items():
-            t.add_row(layer, k, json.dumps(v, default=str) if isinstance(v, dict | list) else str(v))
+            if isinstance(v, dict):
+                continue  # the breakdowns (by object, by rule, by KPI) are in --json
+            t.add_row(layer, k, json.dumps(v, default=str) if isinstance(v, list) else str(v))
     out.print(t)
+    out.print("breakdowns by object, rule and KPI: --json")
 
 
 @app.command("app")

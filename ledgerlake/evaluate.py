@@ -31,7 +31,12 @@ def evaluate(settings: Settings, truth: Path) -> dict[str, Any]:
         ("ingestion", _ingestion),
         ("cash", _cash),
         ("reconciliation", _reconciliation),
+        ("statements", _statements),
+        ("kpis", _kpis),
         ("forecast", _forecast),
+        ("anomalies", _anomalies),
+        ("duplicate_payments", _duplicate_payments),
+        ("categorisation", _categorisation),
     ):
         result = fn(wh, truth)
         if result is not None:
@@ -176,6 +181,92 @@ def _forecast(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
         "coverage_80": round(selected["coverage_80"][0], 4),
         "note": "on the warehouse's daily cash (equal to the truth's when cash.balance_max_abs_diff is 0)",
     }
+
+
+def _statements(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    """The warehouse's P&L (accrual) and balance sheet against the sandbox's own, per month and account."""
+    pl_truth, bs_truth = _read(truth, "pl_monthly"), _read(truth, "bs_monthly")
+    if pl_truth is None or bs_truth is None or not wh.table_exists("marts", "profit_and_loss"):
+        return None
+    ours_pl = wh.query(
+        "select month, account_id, cast(amount as double precision) as ours from marts.profit_and_loss "
+        "where basis = 'accrual'"
+    )
+    ours_bs = wh.query(
+        "select month, account_id, cast(balance as double precision) as ours from marts.balance_sheet"
+    )
+    diffs = {}
+    for name, t, ours, col in (("pl", pl_truth, ours_pl, "amount"), ("bs", bs_truth, ours_bs, "balance")):
+        joined = t.select("month", "account_id", col).join(
+            ours, on=["month", "account_id"], how="full", coalesce=True
+        )
+        joined = joined.with_columns(pl.col(col).fill_null(0.0), pl.col("ours").fill_null(0.0))
+        diffs[name] = round(float((joined[col] - joined["ours"]).abs().max() or 0.0), 2)
+    tb = wh.scalar(
+        "select max(abs(total)) from (select balance_date, sum(balance) as total "
+        "from marts.trial_balance group by balance_date) as t"
+    )
+    return {
+        "max_abs_diff": max(diffs.values()),
+        "pl_max_abs_diff": diffs["pl"],
+        "bs_max_abs_diff": diffs["bs"],
+        "trial_balance_max_abs_total": round(float(tb or 0.0), 2),
+    }
+
+
+RATE_UNITS = ("ratio", "share")
+
+
+def _kpis(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    """kpi_monthly against the truth's: rates within 0.1 pp, counts exactly (the issue's bar)."""
+    t = _read(truth, "kpi_monthly")
+    if t is None or not wh.table_exists("marts", "kpi_monthly"):
+        return None
+    ours = wh.query("select month, kpi, cast(value as double precision) as ours from marts.kpi_monthly")
+    joined = t.join(ours, on=["month", "kpi"], how="left")
+    by_kpi: dict[str, Any] = {}
+    rate_diff = count_diff = 0.0
+    for (kpi,), g in joined.group_by("kpi", maintain_order=True):
+        missing = int(g["ours"].null_count())
+        diff = float((g["value"] - g["ours"]).abs().max() or 0.0)
+        by_kpi[str(kpi)] = {"months": g.height, "missing": missing, "max_abs_diff": round(diff, 4)}
+        if str(g["unit"][0]) in RATE_UNITS:
+            rate_diff = max(rate_diff, diff)
+        else:
+            count_diff = max(count_diff, diff)
+    return {
+        "max_abs_diff_rate": round(rate_diff, 4),
+        "max_abs_diff_count": round(count_diff, 4),
+        "by_kpi": by_kpi,
+    }
+
+
+def _flags(wh: Warehouse) -> pl.DataFrame | None:
+    return (
+        wh.query("select * from marts.anomaly_flags") if wh.table_exists("marts", "anomaly_flags") else None
+    )
+
+
+def _anomalies(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    from forecasts.evaluation import anomaly_metrics
+
+    flags = _flags(wh)
+    return None if flags is None else anomaly_metrics(flags, truth)
+
+
+def _duplicate_payments(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    from forecasts.evaluation import duplicate_payment_metrics
+
+    flags = _flags(wh)
+    return None if flags is None else duplicate_payment_metrics(flags, truth)
+
+
+def _categorisation(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    from forecasts.evaluation import categorisation_metrics
+
+    if not wh.table_exists("marts", "expense_categories"):
+        return None
+    return categorisation_metrics(wh.query("select * from marts.expense_categories"), truth)
 
 
 def dumps(metrics: dict[str, Any]) -> str:

@@ -187,13 +187,26 @@ def mart_counts(settings: Settings) -> dict[str, int]:
 
 def forecast(settings: Settings, summary: RunSummary) -> None:
     import forecasts
+    from forecasts.anomalies import run_anomalies
+    from forecasts.categorise import run_categorise
 
+    wh = settings.warehouse()
     with timed(summary, "forecast"):
         summary.forecast = forecasts.run(
-            settings.warehouse(),
+            wh,
             horizon=settings.company.horizon_days,
             functional_currency=settings.company.functional_currency,
         )
+    with timed(summary, "anomalies"):
+        anomalies = run_anomalies(wh)
+    with timed(summary, "categorise"):
+        categories = run_categorise(wh)
+    summary.forecast |= {
+        f"anomalies_{k}": v for k, v in anomalies.items() if isinstance(v, int | float | str)
+    }
+    summary.forecast |= {
+        f"categorise_{k}": v for k, v in categories.items() if isinstance(v, int | float | str)
+    }
     summary.marts = mart_counts(settings)
 
 

@@ -22,9 +22,13 @@ import polars as pl
 from ledgerlake.errors import LedgerlakeError
 from sandbox.company.bank import BankData, cut_bank, simulate_bank
 from sandbox.company.clock import Clock
+from sandbox.company.exports import write_exports
+from sandbox.company.ledger_io import write_crm_and_ledger
 from sandbox.company.registry import Registry
+from sandbox.company.shop import cut_shop, ledger_orders, shop_truth, simulate_shop
+from sandbox.company.shopify_wire import shopify_objects
 from sandbox.company.stripe import StripeData, cut_stripe, simulate_stripe
-from sandbox.company.wire import plaid_accounts, plaid_sync_log, stripe_objects
+from sandbox.company.wire import payout_members, plaid_accounts, plaid_sync_log, stripe_objects
 
 FUNCTIONAL_CURRENCY = "USD"
 STRIPE_OBJECTS = ("customers", "charges", "refunds", "balance_transactions", "payouts", "events")
@@ -127,6 +131,20 @@ def _truth_tables(
     }
 
 
+def _add_truth(truth: dict[str, pl.DataFrame], extra: dict[str, pl.DataFrame]) -> None:
+    """Append another system's `records`/`defects` rows to the shared tables; add its own tables."""
+    for name, frame in extra.items():
+        if name == "records":
+            truth["records"] = pl.concat([truth["records"], frame]).sort("source", "object", "record_id")
+        elif name == "defects":
+            start = truth["defects"].height
+            rows = frame.with_row_index("defect_id", offset=start)
+            rows = rows.with_columns(pl.col("defect_id").cast(pl.Int64))
+            truth["defects"] = pl.concat([truth["defects"], rows.select(truth["defects"].columns)])
+        else:
+            truth[name] = frame
+
+
 def _summary(seed: int, scale: float, clock: Clock, truth: dict[str, pl.DataFrame], seconds: float) -> dict:
     records = truth["records"].group_by("source", "object").len().sort("source", "object")
     defects = truth["defects"].group_by("defect_type").len().sort("defect_type")
@@ -164,14 +182,24 @@ def generate(seed: int, scale: float, out: Path, as_of: date | None = None) -> d
     reg.make_customers(max(20, int(3200 * scale)))  # ~2,000 signed up by the end of year 1
     stripe_all = simulate_stripe(reg, scale)
     bank_all = simulate_bank(reg, stripe_all, scale)
+    shop_all = simulate_shop(reg, bank_all.fx_rates, scale)  # the ledger books these orders
     sync_log = plaid_sync_log(reg, bank_all)
     stripe, bank = cut_stripe(stripe_all, clock), cut_bank(bank_all, clock)
     objs = stripe_objects(reg, stripe)
     for name in STRIPE_OBJECTS:
         _write_jsonl(out / "state" / "stripe" / f"{name}.jsonl", objs[name])
+    _write_json(out / "state" / "stripe" / "payout_members.json", payout_members(stripe))
     _write_json(out / "state" / "bank_feed" / "accounts.json", plaid_accounts(bank))
     _write_jsonl(out / "state" / "bank_feed" / "sync_log.jsonl", sync_log)
+    shop = cut_shop(shop_all, clock)
+    for name, items in shopify_objects(shop, clock.as_of_unix()).items():
+        _write_jsonl(out / "state" / "shopify" / f"{name}.jsonl", items)
     truth = _truth_tables(reg, stripe, bank, objs)
+    _add_truth(truth, shop_truth(shop))
+    # exports/bank: statements of the statement-only accounts; exports/processor: Stripe CSV
+    _add_truth(truth, write_exports(reg, stripe, out))
+    # HubSpot + QuickBooks (own RNG streams); the ledger books Shopify's orders as daily summary journals
+    write_crm_and_ledger(reg, stripe_all, bank_all, scale, out, truth, orders=ledger_orders(shop_all))
     for name, frame in truth.items():
         (out / "truth").mkdir(parents=True, exist_ok=True)
         frame.write_parquet(out / "truth" / f"{name}.parquet", statistics=False)

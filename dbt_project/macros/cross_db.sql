@@ -74,3 +74,11 @@
 {% macro default__type_double() -%}double precision{%- endmacro %}
 
 {% macro duckdb__type_double() -%}double{%- endmacro %}
+
+{#- A vendor/customer name reduced to its comparable core: lower case, letters and digits only,
+    common legal suffixes dropped. (Entity resolution proper lives in the entities models.) -#}
+{% macro normalise_vendor_name(column) -%}
+    trim(regexp_replace(
+        regexp_replace(lower(coalesce({{ column }}, '')), '[^a-z0-9 ]', ' ', 'g'),
+        ' (inc|llc|ltd|gmbh|sarl|bv|co|corp|company|limited|plc)( |$)', ' ', 'g'))
+{%- endmacro %}

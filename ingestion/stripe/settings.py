@@ -17,6 +17,26 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
 }
 # events carry arbitrary objects in data.object: keep them as JSON instead of one column per field
 JSON_NESTED = ("events",)
+# lists whose objects change after creation and whose changes Stripe reports as events
+# (`data.object` of that `object` type): their tables also take the events' snapshots
+EVENT_OBJECTS: dict[str, str] = {
+    "charges": "charge",
+    "refunds": "refund",
+    "payouts": "payout",
+    "customers": "customer",
+}
+# the version of a row: the event's `created` for an event snapshot, the object's `created` for a
+# list read; the merge keeps the highest per id (dlt `dedup_sort`)
+VERSION_COLUMN = "_ll_version"
+# events are re-read this far back from the newest one seen (events of one second can appear late);
+# the ids of events already applied within the window are kept in state and skipped
+EVENT_OVERLAP_SECONDS = 300
+PAYOUT_MEMBERS = "payout_balance_transactions"
+# list -> (field, value, time field): objects loaded with field == value change later without an
+# event; they are re-listed until they do, and then versioned by the time field
+REREAD_WHILE: dict[str, tuple[str, str, str]] = {
+    "balance_transactions": ("status", "pending", "available_on")
+}
 MAX_ATTEMPTS = 6
 BACKOFF_FACTOR = 0.2
 MAX_RETRY_DELAY = 5.0
@@ -127,4 +147,8 @@ COLUMN_HINTS: dict[str, dict[str, dict[str, Any]]] = {
         **_bigint("application_fee_amount"),
     },
     "events": {},
+    PAYOUT_MEMBERS: {
+        **_text("payout_id", "balance_transaction_id", "type", "currency"),
+        **_bigint("amount", "fee", "net"),
+    },
 }

@@ -268,13 +268,37 @@ def customer_object(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _charge_at(charge: dict[str, Any], refund_id: str | None) -> dict[str, Any]:
+    """The charge as it was right after refund `refund_id` (None: when it succeeded).
+
+    Stripe's `data.object` is the object at the time of the event, so an event never changes once
+    emitted; `charge["refunds"]["data"]` is newest first, so the state after a refund is that refund
+    and the ones before it.
+    """
+    refunds = charge["refunds"]["data"]
+    ids = [r["id"] for r in refunds]
+    kept = refunds[ids.index(refund_id) :] if refund_id is not None else []
+    refunded = sum(r["amount"] for r in kept)
+    return {
+        **charge,
+        "amount_refunded": refunded,
+        "refunded": refunded >= charge["amount"],
+        "disputed": False,  # the simulation never disputes a refunded charge, nor one at creation
+        "refunds": {**charge["refunds"], "data": kept},
+    }
+
+
 def _events(reg: Registry, objs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     since = reg.clock.as_of_unix() - EVENT_WINDOW_DAYS * 86400
     charges = {c["id"]: c for c in objs["charges"]}
     raw: list[tuple[int, str, dict[str, Any]]] = []
-    raw += [(c["created"], "charge.succeeded", c) for c in objs["charges"] if c["created"] >= since]
     raw += [
-        (r["created"], "charge.refunded", charges[r["charge"]])
+        (c["created"], "charge.succeeded", _charge_at(c, None))
+        for c in objs["charges"]
+        if c["created"] >= since
+    ]
+    raw += [
+        (r["created"], "charge.refunded", _charge_at(charges[r["charge"]], r["id"]))
         for r in objs["refunds"]
         if r["created"] >= since
     ]
@@ -321,6 +345,18 @@ def stripe_objects(reg: Registry, data: StripeData) -> dict[str, list[dict[str, 
     }
     objs["events"] = _events(reg, objs)
     return objs
+
+
+def payout_members(data: StripeData) -> dict[str, list[str]]:
+    """{payout id: ids of its balance transactions}, what `GET /v1/balance_transactions?payout=`
+    lists: the transactions the payout swept, then the payout's own `payout` transaction."""
+    members: dict[str, list[str]] = {pid: [] for pid in data.payouts["id"]}
+    swept = data.balance_transactions.filter(pl.col("payout").is_not_null()).sort("created", "id")
+    for pid, txn in swept.select("payout", "id").iter_rows():
+        members[pid].append(txn)
+    for pid, own in data.payouts.select("id", "balance_transaction").iter_rows():
+        members[pid].append(own)
+    return members
 
 
 # ---------------------------------------------------------------- Plaid

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ledgerlake.errors import LedgerlakeError
-from sandbox.server import plaid_api, stripe_api
+from sandbox.server import hubspot_api, plaid_api, quickbooks_api, shopify_api, stripe_api
 from sandbox.server.faults import RETRY_AFTER_SECONDS, SLOW_SECONDS, FaultInjector, parse_faults
 from sandbox.server.store import StateHolder
 
@@ -51,6 +51,14 @@ class _Faults:
                 return request.url.path, None
             token = body.get("cursor") if isinstance(body, dict) else None
             return f"{request.url.path}|{body.get('access_token') if isinstance(body, dict) else ''}", token
+        if api == "shopify":  # Shopify's continuation token is page_info (alone, or with limit/fields)
+            params = sorted((k, v) for k, v in request.query_params.multi_items() if k != "page_info")
+            return f"{request.url.path}|{params}", request.query_params.get("page_info")
+        if api == "hubspot" and request.method == "GET":  # HubSpot lists: the `after` cursor
+            params = sorted((k, v) for k, v in request.query_params.multi_items() if k != "after")
+            return f"{request.url.path}|{params}", request.query_params.get("after")
+        if api in ("hubspot", "quickbooks"):  # search bodies and QBO query text: no page replay
+            return request.url.path, None
         params = sorted((k, v) for k, v in request.query_params.multi_items() if k != "starting_after")
         return f"{request.url.path}|{params}", request.query_params.get("starting_after")
 
@@ -60,6 +68,17 @@ class _Faults:
             err_type = "RATE_LIMIT_EXCEEDED" if status == 429 else "API_ERROR"
             code = "TRANSACTIONS_SYNC_LIMIT" if status == 429 else "INTERNAL_SERVER_ERROR"
             resp: Response = plaid_api.plaid_error(status, err_type, code, f"sandbox injected fault {kind}")
+        elif api == "quickbooks":
+            resp = quickbooks_api.fault(
+                status, "message=ThrottleExceeded" if status == 429 else "message=InternalServerError",
+                f"sandbox injected fault {kind}", "003001" if status == 429 else "10000", "SERVICE",
+            )  # fmt: skip
+        elif api == "hubspot":
+            category = "RATE_LIMITS" if status == 429 else "INTERNAL_ERROR"
+            resp = hubspot_api.hs_error(status, f"sandbox injected fault {kind}", category)
+        elif api == "shopify":
+            message = shopify_api.RATE_LIMIT_ERROR if status == 429 else "Internal Server Error"
+            resp = shopify_api.shopify_error(status, message)
         elif status == 429:
             resp = stripe_api.stripe_error(
                 429, "Too many requests hit the API too quickly.", code="rate_limit"
@@ -97,10 +116,11 @@ def _stripe_handler(holder: StateHolder, name: str) -> Handler:
         denied = stripe_api.check_auth(request)
         if denied is not None:
             return denied
-        objs = holder.get().stripe.get(name)
+        state = holder.get()
+        objs = state.stripe.get(name)
         if objs is None:
             return stripe_api.stripe_error(404, f"Unrecognized request URL (GET: /v1/{name}).")
-        return stripe_api.list_response(request, objs)
+        return stripe_api.list_response(request, objs, state.stripe_payout_members)
 
     return handler
 
@@ -115,6 +135,55 @@ def _plaid_handler(holder: StateHolder, endpoint: str) -> Handler:
         return plaid_api.accounts_get(holder.get())
 
     return handler
+
+
+def _shopify_handler(holder: StateHolder, name: str) -> Handler:
+    async def handler(request: Request) -> Response:
+        return shopify_api.handle(request, holder.get().shopify, name)
+
+    return handler
+
+
+def _quickbooks_routes(holder: StateHolder, wrap: Callable[[str, Handler], Handler]) -> list[Route]:
+    store = quickbooks_api.QboStore(holder.data_dir)
+
+    def endpoint(fn: Callable[..., Response]) -> Handler:
+        async def handler(request: Request) -> Response:
+            denied = quickbooks_api.check_auth(request)
+            return denied if denied is not None else fn(store.get(holder.get()), request)
+
+        return wrap("quickbooks", handler)
+
+    base = "/v3/company/{realm}"
+    return [
+        Route(f"{base}/query", endpoint(quickbooks_api.query), methods=["GET", "POST"]),
+        Route(f"{base}/cdc", endpoint(quickbooks_api.cdc)),
+        Route(f"{base}/reports/{{report}}", endpoint(quickbooks_api.report)),
+    ]
+
+
+def _hubspot_routes(holder: StateHolder, wrap: Callable[[str, Handler], Handler]) -> list[Route]:
+    store = hubspot_api.HubspotStore(holder.data_dir)
+
+    async def objects(request: Request) -> Response:
+        denied = hubspot_api.check_auth(request)
+        return denied if denied is not None else hubspot_api.list_objects(store.get(holder.get()), request)
+
+    async def search(request: Request) -> Response:
+        denied = hubspot_api.check_auth(request)
+        return denied if denied is not None else await hubspot_api.search(store.get(holder.get()), request)
+
+    async def patch(request: Request) -> Response:
+        denied = hubspot_api.check_auth(request)
+        state = store.get(holder.get())
+        return denied if denied is not None else await hubspot_api.patch(state, store.lock, request)
+
+    base = "/crm/v3/objects/{object}"
+    return [
+        Route(base, wrap("hubspot", objects)),
+        Route(f"{base}/search", wrap("hubspot", search), methods=["POST"]),
+        Route(f"{base}/{{object_id}}", wrap("hubspot", patch), methods=["PATCH"]),
+    ]
 
 
 def create_app(data_dir: Path, faults: str | None = None, seed: int | None = None) -> Starlette:
@@ -138,6 +207,11 @@ def create_app(data_dir: Path, faults: str | None = None, seed: int | None = Non
         Route("/transactions/sync", wrap("plaid", _plaid_handler(holder, "sync")), methods=["POST"]),
         Route("/accounts/get", wrap("plaid", _plaid_handler(holder, "accounts")), methods=["POST"]),
     ]
+    routes += [
+        Route(f"/admin/api/{{version}}/{name}.json", wrap("shopify", _shopify_handler(holder, name)))
+        for name in shopify_api.OBJECTS
+    ]
+    routes += _quickbooks_routes(holder, wrap) + _hubspot_routes(holder, wrap)
     app = Starlette(routes=routes)
     app.state.injector = injector
     app.state.sandbox = holder

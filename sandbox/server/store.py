@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlake.errors import LedgerlakeError
+from sandbox.server.shopify_api import load_shopify
 
 
 @dataclass
@@ -65,6 +66,9 @@ class SandboxState:
     stripe: dict[str, ObjectList]
     plaid_accounts: list[dict[str, Any]]
     plaid_log: list[dict[str, Any]]
+    shopify: dict[str, Any] = field(default_factory=dict)  # name -> shopify_api.ShopifyList
+    # payout id -> its balance transaction ids (`GET /v1/balance_transactions?payout=`)
+    stripe_payout_members: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, data_dir: Path) -> SandboxState:
@@ -86,7 +90,12 @@ class SandboxState:
         if (bank_dir / "sync_log.jsonl").exists():
             with (bank_dir / "sync_log.jsonl").open(encoding="utf-8") as fh:
                 log = [json.loads(line) for line in fh]
-        return cls(json.loads(meta_path.read_text()), stripe, accounts, log)
+        members_path = stripe_dir / "payout_members.json"
+        members = json.loads(members_path.read_text()) if members_path.exists() else {}
+        return cls(
+            json.loads(meta_path.read_text()), stripe, accounts, log, shopify=load_shopify(data_dir),
+            stripe_payout_members=members,
+        )  # fmt: skip
 
 
 class StateHolder:

@@ -92,8 +92,43 @@ def _page(objs: ObjectList, start: int, limit: int, lo: int) -> tuple[list[str],
     return objs.json[start:end], has_more
 
 
-def list_response(request: Request, objs: ObjectList) -> Response:
-    """A Stripe list: newest first, `limit`, `starting_after`, `created[...]`."""
+def _subset(objs: ObjectList, ids: list[str]) -> ObjectList:
+    """The objects of `objs` with these ids, in the list's order (newest first)."""
+    positions = sorted(objs.position[i] for i in ids if i in objs.position)
+    out = ObjectList(
+        objs.name,
+        [objs.created[i] for i in positions],
+        [objs.ids[i] for i in positions],
+        [objs.json[i] for i in positions],
+    )
+    out.position = {oid: i for i, oid in enumerate(out.ids)}
+    out.neg_created = [-c for c in out.created]
+    return out
+
+
+def _payout_filter(
+    request: Request, objs: ObjectList, members: dict[str, list[str]] | None
+) -> ObjectList | JSONResponse:
+    """`?payout=po_...` on balance transactions: only those that automatic payout paid out."""
+    payout = request.query_params.get("payout")
+    if payout is None:
+        return objs
+    if objs.name != "balance_transactions":
+        return stripe_error(400, "Received unknown parameter: payout", param="payout")
+    if members is None or payout not in members:
+        return stripe_error(400, f"No such payout: '{payout}'", code="resource_missing", param="payout")
+    return _subset(objs, members[payout])
+
+
+def list_response(
+    request: Request, objs: ObjectList, payout_members: dict[str, list[str]] | None = None
+) -> Response:
+    """A Stripe list: newest first, `limit`, `starting_after`, `created[...]`, and `payout` on
+    balance transactions (`payout_members`: payout id -> its balance transaction ids)."""
+    filtered = _payout_filter(request, objs, payout_members)
+    if isinstance(filtered, JSONResponse):
+        return filtered
+    objs = filtered
     try:
         limit = _int_param(request, "limit")
         lo, hi = _created_bounds(request)

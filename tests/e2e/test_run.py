@@ -13,6 +13,10 @@ from tests.conftest import E2E_SCALE, E2E_SEED, Run, ledgerlake_cli
 
 MARTS_OF_THE_RUN = {
     "fct_payments",
+    "fct_orders",
+    "fx_rates_daily",
+    "kpi_monthly",
+    "rollout_scorecard",
     "fct_bank_transactions",
     "bank_balances_daily",
     "reconciliation_matches",
@@ -168,3 +172,21 @@ def test_the_same_marts_build_on_postgres(demo_run: Run, pg_dsn: str, tmp_path: 
     con.close()
     for t in MARTS_OF_THE_RUN - {"load_runs"}:
         assert pg.get(t) == duck[t], t
+
+
+def test_orders_and_their_refunds_equal_the_truth(demo_run: Run) -> None:
+    truth = pl.read_parquet(demo_run.truth / "shopify_orders.parquet").with_columns(
+        pl.col("order_id").cast(pl.Utf8)
+    )
+    ours = query(
+        demo_run.warehouse,
+        "select order_id, cast(total_price as double) as total, cast(amount_refunded as double) as refunded, "
+        "cast(total_tax as double) as tax from marts.fct_orders",
+    )
+    assert ours.height == truth.height
+    joined = truth.join(ours, on="order_id", how="inner")
+    assert joined.height == truth.height
+    assert (joined["total_price"] - joined["total"]).abs().max() < 0.005
+    assert (joined["total_tax"] - joined["tax"]).abs().max() < 0.005
+    # refunds come in the customer's currency and are converted at the order's own rate
+    assert (joined["refunded_amount"] - joined["refunded"]).abs().max() < 0.005

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from ingestion.common import Target
@@ -74,8 +75,10 @@ def test_load_equals_sandbox_and_second_run_adds_nothing(
         assert counts.seen == counts.loaded + counts.duplicates
         assert second.objects[name].loaded == 0
     assert sum(c.duplicates for c in first.objects.values()) > 0, "dup_page faults should have been skipped"
+    members = pl.read_parquet(sandbox_dir / "truth/stripe_payout_members.parquet").height
+    assert first.objects["payout_balance_transactions"].loaded == members
     runs = _rows(target.duckdb_path, "select source, sum(loaded) from raw_ledgerlake.load_runs group by 1")
-    assert runs == [("stripe", sum(len(_stored(sandbox_dir, n)) for n in MONEY))]
+    assert runs == [("stripe", sum(len(_stored(sandbox_dir, n)) for n in MONEY) + members)]
 
 
 def test_refund_and_fee_details_land_in_child_tables(sandbox_dir: Path, tmp_path: Path, monkeypatch) -> None:
@@ -174,6 +177,7 @@ def test_advance_then_load_adds_the_new_objects(sandbox_dir: Path, tmp_path: Pat
         now = {o["id"] for o in _stored(root, name)}
         loaded = {i for (i,) in _rows(target.duckdb_path, f"select id from raw_stripe.{name}")}
         assert loaded == now, name
-        assert second.objects[name].loaded == len(now - before[name]), name
+        # new objects, and changed ones through their events: counted in test_stripe_updates.py
+        assert second.objects[name].loaded >= len(now - before[name]), name
     events = {i for (i,) in _rows(target.duckdb_path, "select id from raw_stripe.events")}
     assert {o["id"] for o in _stored(root, "events")} <= events

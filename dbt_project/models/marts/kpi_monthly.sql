@@ -2,6 +2,8 @@
 -- in docs/decisions.md). The app reads this; it never recomputes a KPI.
 with measured as (
     select *, 'int_kpis_reconciliation' as source_model from {{ ref('int_kpis_reconciliation') }}
+    union all
+    select *, 'int_kpis_ledger' as source_model from {{ ref('int_kpis_ledger') }}
 ),
 
 definitions as (

@@ -1,0 +1,19 @@
+with source as (
+    select * from {{ source('quickbooks', 'customer') }}
+    where {{ qbo_live() }}
+),
+
+renamed as (
+    select
+        id as customer_id,
+        display_name as customer_name,
+        company_name,
+        lower(primary_email_addr__address) as email,
+        upper(currency_ref__value) as currency,
+        cast(active as boolean) as is_active,
+        cast(balance as decimal(18, 2)) as balance,
+        cast(meta_data__create_time as {{ dbt.type_timestamp() }}) as created_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,125 @@
+"""QuickBooks Online: HTTP session with retries, query paging by STARTPOSITION, CDC, record checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dlt.sources.helpers.requests import Client
+from requests import Session
+from requests.exceptions import HTTPError, RequestException
+
+from ingestion.quickbooks import settings
+from ledgerlake.errors import LedgerlakeError
+
+
+def make_session(api_key: str) -> Session:
+    """A requests session that retries 429/5xx (honouring Retry-After) and sends the Bearer token."""
+    session = Client(
+        request_timeout=settings.TIMEOUT_SECONDS,
+        raise_for_status=False,
+        request_max_attempts=settings.MAX_ATTEMPTS,
+        request_backoff_factor=settings.BACKOFF_FACTOR,
+        request_max_retry_delay=settings.MAX_RETRY_DELAY,
+    ).session
+    session.headers.update({"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
+    return session
+
+
+def _detail(body: Any) -> str:
+    if isinstance(body, dict) and isinstance(body.get("Fault"), dict):
+        errors = body["Fault"].get("Error") or [{}]
+        return f"{errors[0].get('Message')} ({errors[0].get('Detail')})"
+    return str(body)[:200]
+
+
+def get_json(session: Session, url: str, params: dict[str, Any]) -> Any:
+    """GET `url` and return the JSON body; HTTP and connection errors become one-line LedgerlakeErrors."""
+    try:
+        resp = session.get(url, params=params)
+        resp.raise_for_status()
+        return resp.json()
+    except HTTPError as exc:
+        r = exc.response
+        try:
+            detail = _detail(r.json())
+        except ValueError:
+            detail = r.text[:200]
+        raise LedgerlakeError(f"quickbooks: GET {r.url} failed with HTTP {r.status_code}: {detail}") from exc
+    except RequestException as exc:
+        raise LedgerlakeError(
+            f"quickbooks: cannot reach {url} ({type(exc).__name__}); check SOURCES__QUICKBOOKS__BASE_URL"
+        ) from exc
+
+
+def query_pages(
+    session: Session, base: str, entity: str, since: str | None, clock: dict[str, str] | None = None
+) -> Iterator[list[Any]]:
+    """`select * from <entity> [where MetaData.LastUpdatedTime >= since]`, page by page (STARTPOSITION).
+
+    `clock["time"]` is set to the server's `time` of the last response (QBO's notion of now)."""
+    where = f" where MetaData.LastUpdatedTime >= '{since}'" if since else ""
+    start = 1
+    while True:
+        q = f"select * from {entity}{where} STARTPOSITION {start} MAXRESULTS {settings.MAX_RESULTS}"
+        body = get_json(session, f"{base}/query", {"query": q, "minorversion": settings.MINOR_VERSION})
+        if not isinstance(body, dict):
+            raise LedgerlakeError(
+                f"quickbooks: {base}/query returned {type(body).__name__}, not a JSON object"
+            )
+        if clock is not None and isinstance(body.get("time"), str):
+            clock["time"] = body["time"]
+        page = (body.get("QueryResponse") or {}).get(entity) or []
+        if page:
+            yield page
+        if len(page) < settings.MAX_RESULTS:
+            return
+        start += len(page)
+
+
+def cdc_deleted(session: Session, base: str, entity: str, since: str) -> list[dict[str, Any]]:
+    """Entities of `entity` deleted since `since` (QBO's change data capture)."""
+    body = get_json(
+        session,
+        f"{base}/cdc",
+        {"entities": entity, "changedSince": since, "minorversion": settings.MINOR_VERSION},
+    )
+    out = []
+    for block in body.get("CDCResponse", []) if isinstance(body, dict) else []:
+        for resp in block.get("QueryResponse", []):
+            out += [o for o in resp.get(entity, []) if isinstance(o, dict) and o.get("status") == "Deleted"]
+    return out
+
+
+def parse_time(text: Any) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def fmt_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S-00:00")
+
+
+def shift(text: str, seconds: int) -> str:
+    value = parse_time(text)
+    assert value is not None
+    return fmt_time(value - timedelta(seconds=seconds))
+
+
+def check_record(record: Any) -> str | None:
+    """Why a QBO entity can't be loaded (None if it can)."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    if not isinstance(record.get("Id"), str) or not record["Id"]:
+        return "missing key field Id"
+    meta = record.get("MetaData")
+    if not isinstance(meta, dict) or parse_time(meta.get("LastUpdatedTime")) is None:
+        return "field MetaData.LastUpdatedTime: missing or not a date-time"
+    for name in ("TotalAmt", "Balance"):
+        if name in record and not isinstance(record[name], int | float):
+            return f"field {name}: expected a number, got {type(record[name]).__name__}"
+    return None

@@ -1,0 +1,33 @@
+"""QuickBooks Online endpoints and defaults."""
+
+from __future__ import annotations
+
+API_PATH = "/v3/company/{realm_id}"
+MINOR_VERSION = "75"
+MAX_RESULTS = 1000  # QBO's maximum per query page
+ENTITIES = (
+    "Account",
+    "Customer",
+    "Vendor",
+    "Item",  # products and services: an invoice line's ItemRef -> the Item's IncomeAccountRef
+    "Invoice",
+    "Payment",
+    "Bill",
+    "BillPayment",
+    "Deposit",
+    "JournalEntry",
+)
+
+
+def table_name(entity: str) -> str:
+    """`BillPayment` -> `bill_payment`: the resource, table and count name of an entity."""
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(entity))
+
+
+# re-read records changed this long before the last cursor (late commits on the vendor side)
+OVERLAP_SECONDS = 600
+CDC_MAX_DAYS = 30
+MAX_ATTEMPTS = 6
+BACKOFF_FACTOR = 0.2
+MAX_RETRY_DELAY = 5.0
+TIMEOUT_SECONDS = 30.0
