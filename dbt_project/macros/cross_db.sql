@@ -82,3 +82,9 @@
         regexp_replace(lower(coalesce({{ column }}, '')), '[^a-z0-9 ]', ' ', 'g'),
         ' (inc|llc|ltd|gmbh|sarl|bv|co|corp|company|limited|plc)( |$)', ' ', 'g'))
 {%- endmacro %}
+
+{#- An amount rounded to the cent as decimal(18,2), from any numeric expression (PostgreSQL has no
+    round(double precision, int), so the value goes through numeric first). -#}
+{% macro round_money(expression) -%}
+    cast(round(cast({{ expression }} as decimal(28, 8)), 2) as decimal(18, 2))
+{%- endmacro %}

@@ -190,3 +190,28 @@ def test_orders_and_their_refunds_equal_the_truth(demo_run: Run) -> None:
     assert (joined["total_tax"] - joined["tax"]).abs().max() < 0.005
     # refunds come in the customer's currency and are converted at the order's own rate
     assert (joined["refunded_amount"] - joined["refunded"]).abs().max() < 0.005
+
+
+def test_ledger_statements_equal_the_sandbox_books_to_the_cent(demo_run: Run) -> None:
+    res = ledgerlake_cli(
+        "eval", "--truth", str(demo_run.truth), "--warehouse", str(demo_run.warehouse), "--json"
+    )
+    statements = json.loads(res.stdout)["statements"]
+    assert statements["pl_max_abs_diff"] == 0.0
+    assert statements["bs_max_abs_diff"] == 0.0
+    assert statements["trial_balance_max_abs_total"] == 0.0
+
+
+def test_ledger_kpis_equal_the_truth_month_by_month(demo_run: Run) -> None:
+    truth = pl.read_parquet(demo_run.truth / "kpi_monthly.parquet")
+    ours = query(demo_run.warehouse, "select month, kpi, value as ours from marts.kpi_monthly")
+    joined = truth.join(ours, on=["month", "kpi"], how="left")
+    exact = [
+        "invoice_error_rate",
+        "close_duration_days",
+        "duplicate_payments_count",
+        "duplicate_payments_value",
+    ]
+    checked = joined.filter(pl.col("kpi").is_in(exact))
+    assert checked["ours"].null_count() == 0
+    assert (checked["value"] - checked["ours"]).abs().max() < 0.001

@@ -70,7 +70,7 @@ bill_payments as (
         bill_payment_id,
         transaction_date,
         total_amount,
-        cast(round(total_amount * exchange_rate, 2) as decimal(18, 2)) as amount_functional,
+        {{ round_money("total_amount * exchange_rate") }} as amount_functional,
         currency,
         lower(regexp_replace_portable) as vendor_key
     from (

@@ -53,7 +53,7 @@ invoice_credits as (
         invoice_lines.line_id,
         invoice_lines.income_account_id as account_id,
         cast(0 as decimal(18, 2)) as debit,
-        cast(round(invoice_lines.amount * invoices.exchange_rate, 2) as decimal(18, 2)) as credit,
+        {{ round_money("invoice_lines.amount * invoices.exchange_rate") }} as credit,
         invoice_lines.amount as amount_txn,
         coalesce(invoice_lines.description, invoice_lines.item_name) as description
     from invoice_lines
@@ -81,7 +81,7 @@ payments as (
 payment_ar as (
     select
         applications.payment_id,
-        sum(cast(round(applications.amount * coalesce(inv.exchange_rate, payments.exchange_rate), 2) as decimal(18, 2)))
+        sum({{ round_money("applications.amount * coalesce(inv.exchange_rate, payments.exchange_rate)") }})
             as ar_credit,
         sum(applications.amount) as applied
     from {{ ref('stg_quickbooks__payment_applications') }} as applications
@@ -94,7 +94,7 @@ payment_lines as (
     select
         'Payment' as entity, payments.payment_id as transaction_id, 'bank' as line_id,
         payments.deposit_account_id as account_id,
-        cast(round(payments.total_amount * payments.exchange_rate, 2) as decimal(18, 2)) as debit,
+        {{ round_money("payments.total_amount * payments.exchange_rate") }} as debit,
         cast(0 as decimal(18, 2)) as credit,
         payments.total_amount as amount_txn, 'Payment received' as description
     from payments
@@ -103,7 +103,7 @@ payment_lines as (
         'Payment', payments.payment_id, 'ar', (select ar_account_id from special),
         cast(0 as decimal(18, 2)),
         cast(coalesce(payment_ar.ar_credit, 0)
-            + round((payments.total_amount - coalesce(payment_ar.applied, 0)) * payments.exchange_rate, 2)
+            + {{ round_money("(payments.total_amount - coalesce(payment_ar.applied, 0)) * payments.exchange_rate") }}
             as decimal(18, 2)),
         payments.total_amount, 'Accounts receivable'
     from payments
@@ -128,7 +128,7 @@ bills as (
 bill_debits as (
     select
         'Bill' as entity, bills.bill_id as transaction_id, lines.line_id, lines.account_id,
-        cast(round(lines.amount * bills.exchange_rate, 2) as decimal(18, 2)) as debit,
+        {{ round_money("lines.amount * bills.exchange_rate") }} as debit,
         cast(0 as decimal(18, 2)) as credit,
         lines.amount as amount_txn, lines.description
     from {{ ref('stg_quickbooks__bill_lines') }} as lines
@@ -154,13 +154,13 @@ bill_payment_lines as (
     select
         'BillPayment' as entity, bill_payment_id as transaction_id, 'ap' as line_id,
         (select ap_account_id from special) as account_id,
-        cast(round(total_amount * exchange_rate, 2) as decimal(18, 2)) as debit,
+        {{ round_money("total_amount * exchange_rate") }} as debit,
         cast(0 as decimal(18, 2)) as credit, total_amount as amount_txn, 'Accounts payable' as description
     from bill_payments
     union all
     select
         'BillPayment', bill_payment_id, 'bank', bank_account_id,
-        cast(0 as decimal(18, 2)), cast(round(total_amount * exchange_rate, 2) as decimal(18, 2)),
+        cast(0 as decimal(18, 2)), {{ round_money("total_amount * exchange_rate") }},
         total_amount, 'Bill payment'
     from bill_payments
 ),
@@ -173,7 +173,7 @@ deposit_credits as (
     select
         'Deposit' as entity, deposits.deposit_id as transaction_id, lines.line_id, lines.account_id,
         cast(0 as decimal(18, 2)) as debit,
-        cast(round(lines.amount * deposits.exchange_rate, 2) as decimal(18, 2)) as credit,
+        {{ round_money("lines.amount * deposits.exchange_rate") }} as credit,
         lines.amount as amount_txn, lines.description
     from {{ ref('stg_quickbooks__deposit_lines') }} as lines
     inner join deposits on deposits.deposit_id = lines.deposit_id
@@ -194,10 +194,10 @@ journal_lines as (
     select
         'JournalEntry' as entity, entries.journal_entry_id as transaction_id, lines.line_id, lines.account_id,
         case when lines.posting_type = 'Debit'
-            then cast(round(lines.amount * entries.exchange_rate, 2) as decimal(18, 2))
+            then {{ round_money("lines.amount * entries.exchange_rate") }}
             else cast(0 as decimal(18, 2)) end as debit,
         case when lines.posting_type = 'Credit'
-            then cast(round(lines.amount * entries.exchange_rate, 2) as decimal(18, 2))
+            then {{ round_money("lines.amount * entries.exchange_rate") }}
             else cast(0 as decimal(18, 2)) end as credit,
         lines.amount as amount_txn, lines.description
     from {{ ref('stg_quickbooks__journal_entry_lines') }} as lines

@@ -22,7 +22,7 @@ final as (
         coalesce(lines.description, bills.private_note) as line_description,
         lines.amount as line_amount,
         bills.currency,
-        cast(round(lines.amount * bills.exchange_rate, 2) as decimal(18, 2)) as line_amount_functional,
+        {{ round_money("lines.amount * bills.exchange_rate") }} as line_amount_functional,
         lines.account_id as expense_account_id,
         accounts.account_name as expense_account_name,
         accounts.classification,

@@ -17,7 +17,7 @@ final as (
         payments.transaction_date as payment_date,
         payments.total_amount as amount,
         payments.currency,
-        cast(round(payments.total_amount * payments.exchange_rate, 2) as decimal(18, 2)) as amount_functional,
+        {{ round_money("payments.total_amount * payments.exchange_rate") }} as amount_functional,
         payments.bank_account_id,
         applied.first_bill_id as bill_id,
         coalesce(applied.bills_paid, 0) as bills_paid,

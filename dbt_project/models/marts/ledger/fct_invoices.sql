@@ -23,10 +23,10 @@ final as (
         invoices.currency,
         invoices.exchange_rate,
         invoices.total_amount,
-        cast(round(invoices.total_amount * invoices.exchange_rate, 2) as decimal(18, 2)) as total_amount_functional,
+        {{ round_money("invoices.total_amount * invoices.exchange_rate") }} as total_amount_functional,
         coalesce(applied.paid, 0) as amount_paid,
         invoices.balance as amount_open,
-        cast(round(invoices.balance * invoices.exchange_rate, 2) as decimal(18, 2)) as amount_open_functional,
+        {{ round_money("invoices.balance * invoices.exchange_rate") }} as amount_open_functional,
         applied.last_paid_date,
         invoices.is_voided,
         case
