@@ -31,6 +31,7 @@ def evaluate(settings: Settings, truth: Path) -> dict[str, Any]:
         ("ingestion", _ingestion),
         ("cash", _cash),
         ("reconciliation", _reconciliation),
+        ("entities", _entities),
         ("statements", _statements),
         ("kpis", _kpis),
         ("forecast", _forecast),
@@ -114,12 +115,42 @@ def _cash(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
 
 
 # truth's match_type -> the counterpart_type reconciliation_matches uses for it
-MATCH_TYPES = {"stripe_payout": "stripe_payout", "fx_transfer": "bank_transaction"}
+MATCH_TYPES = {
+    "stripe_payout": "stripe_payout",
+    "fx_transfer": "bank_transaction",
+    "invoice_payment": "ledger_entry",
+    "vendor_payment": "ledger_entry",
+}
 
 
 def _pair(a: str, b: str) -> tuple[str, str]:
     """A match as an unordered pair (a transfer's two lines may be named in either order)."""
     return (a, b) if a <= b else (b, a)
+
+
+def _true_ledger_pairs(truth: Path) -> set[tuple[str, str]]:
+    """(bank line, ledger document) pairs the sandbox booked: its gl_lines name the bank line(s),
+    the payout (whose bank line bank_matches gives) or the transfer reference a document books."""
+    gl, matches, lines = _read(truth, "gl_lines"), _read(truth, "bank_matches"), _read(truth, "bank_lines")
+    if gl is None or matches is None or lines is None:
+        return set()
+    links = (
+        gl.unique("entry_id")
+        .select("entry_id", pl.col("source_link").str.split(","))
+        .explode("source_link")
+        .filter(pl.col("source_link").is_not_null())
+    )
+    to_bank = pl.concat(
+        [
+            lines.select(pl.col("bank_transaction_id").alias("source_link"), "bank_transaction_id"),
+            matches.select(pl.col("counterpart_id").alias("source_link"), "bank_transaction_id"),
+            lines.filter(pl.col("ref").is_not_null()).select(
+                pl.col("ref").alias("source_link"), "bank_transaction_id"
+            ),
+        ]
+    ).unique()
+    pairs = links.join(to_bank, on="source_link").select("bank_transaction_id", "entry_id").unique()
+    return {(r[0], r[1]) for r in pairs.iter_rows()}
 
 
 def _reconciliation(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
@@ -130,32 +161,66 @@ def _reconciliation(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
         "select rule, counterpart_type, bank_transaction_id, counterpart_id from marts.reconciliation_matches "
         "where bank_transaction_id is not null and counterpart_id is not null"
     )
-    produced = set(ours["counterpart_type"].unique().to_list())
-    # recall over the kinds of match the warehouse makes so far; a kind not built yet is not a miss
-    in_scope = [t for t, ct in MATCH_TYPES.items() if ct in produced]
-    truth_pairs = {
-        _pair(r["bank_transaction_id"], r["counterpart_id"])
-        for r in true_matches.filter(pl.col("match_type").is_in(in_scope)).iter_rows(named=True)
-    }
-    all_truth = {
+    ledger_truth = _true_ledger_pairs(truth)
+    direct_truth = {
         _pair(r["bank_transaction_id"], r["counterpart_id"]) for r in true_matches.iter_rows(named=True)
     }
-    our_pairs = {_pair(r["bank_transaction_id"], r["counterpart_id"]) for r in ours.iter_rows(named=True)}
-    tp = len(our_pairs & all_truth)
+
+    def correct(r: dict[str, Any]) -> bool:
+        if r["counterpart_type"] == "ledger_entry":
+            return (r["bank_transaction_id"], r["counterpart_id"]) in ledger_truth
+        return _pair(r["bank_transaction_id"], r["counterpart_id"]) in direct_truth
+
+    rows = list(ours.iter_rows(named=True))
+    verdicts = [correct(r) for r in rows]
+    # recall: every true bank-line match of a kind the warehouse makes is found: payouts and
+    # transfers as the same pair; invoice and vendor payments as the ledger document that books the line
+    produced = set(ours["counterpart_type"].unique().to_list())
+    in_scope = [t for t, ct in MATCH_TYPES.items() if ct in produced]
+    found_direct = {
+        _pair(r["bank_transaction_id"], r["counterpart_id"])
+        for r, ok in zip(rows, verdicts, strict=True)
+        if ok
+    }
+    booked_ok = {
+        r["bank_transaction_id"]
+        for r, ok in zip(rows, verdicts, strict=True)
+        if ok and r["counterpart_type"] == "ledger_entry"
+    }
+    hits = total = 0
+    by_type: dict[str, Any] = {}
+    for (mtype,), g in true_matches.filter(pl.col("match_type").is_in(in_scope)).group_by("match_type"):
+        if MATCH_TYPES[str(mtype)] == "ledger_entry":
+            ids = set(g["bank_transaction_id"].to_list()) & {p[0] for p in ledger_truth}
+            n_hit = len(ids & booked_ok)
+            n = len(ids)
+        else:
+            pairs = {_pair(a, b) for a, b in g.select("bank_transaction_id", "counterpart_id").iter_rows()}
+            n_hit, n = len(pairs & found_direct), len(pairs)
+        by_type[str(mtype)] = {"true": n, "found": n_hit, "recall": round(n_hit / n, 4) if n else None}
+        hits, total = hits + n_hit, total + n
     by_rule: dict[str, Any] = {}
-    for (rule,), group in ours.group_by("rule"):
-        pairs = {_pair(r["bank_transaction_id"], r["counterpart_id"]) for r in group.iter_rows(named=True)}
-        by_rule[str(rule)] = {
-            "matches": len(pairs),
-            "precision": round(len(pairs & all_truth) / len(pairs), 4) if pairs else None,
-        }
+    for rule in sorted({r["rule"] for r in rows}):
+        v = [ok for r, ok in zip(rows, verdicts, strict=True) if r["rule"] == rule]
+        by_rule[rule] = {"matches": len(v), "precision": round(sum(v) / len(v), 4)}
+    ledger_rows = [
+        ok for r, ok in zip(rows, verdicts, strict=True) if r["counterpart_type"] == "ledger_entry"
+    ]
+    ledger_bank_ids = {p[0] for p in ledger_truth}
     return {
-        "precision": round(tp / len(our_pairs), 4) if our_pairs else None,
-        "recall": round(len(our_pairs & truth_pairs) / len(truth_pairs), 4) if truth_pairs else None,
-        "matches": len(our_pairs),
-        "true_matches_in_scope": len(truth_pairs),
+        "precision": round(sum(verdicts) / len(verdicts), 4) if verdicts else None,
+        "recall": round(hits / total, 4) if total else None,
+        "matches": len(rows),
+        "true_matches_in_scope": total,
         "match_types_in_scope": in_scope,
         "match_types_not_built": sorted(set(true_matches["match_type"].unique().to_list()) - set(in_scope)),
+        "bank_to_ledger": {
+            "precision": round(sum(ledger_rows) / len(ledger_rows), 4) if ledger_rows else None,
+            "recall": round(len(booked_ok & ledger_bank_ids) / len(ledger_bank_ids), 4)
+            if ledger_bank_ids
+            else None,
+        },
+        "by_type": by_type,
         "by_rule": by_rule,
     }
 
@@ -181,6 +246,14 @@ def _forecast(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
         "coverage_80": round(selected["coverage_80"][0], 4),
         "note": "on the warehouse's daily cash (equal to the truth's when cash.balance_max_abs_diff is 0)",
     }
+
+
+def _entities(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    from ledgerlake.entity_eval import entity_metrics
+
+    if not wh.table_exists("marts", "dim_vendors"):
+        return None
+    return entity_metrics(wh, truth) or None
 
 
 def _statements(wh: Warehouse, truth: Path) -> dict[str, Any] | None:

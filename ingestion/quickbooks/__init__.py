@@ -5,13 +5,18 @@ https://quickbooks.api.intuit.com), `SOURCES__QUICKBOOKS__API_KEY` (OAuth access
 Bearer) and `SOURCES__QUICKBOOKS__REALM_ID` (the company id). One resource per entity, merged on
 `Id`, read with the query endpoint (`where MetaData.LastUpdatedTime >= cursor - overlap`, paged by
 STARTPOSITION). Records already loaded at the same LastUpdatedTime (the overlap) are skipped.
-Deletions come from the CDC endpoint and are merged as `{Id, _is_deleted: true}` rows, not dropped.
-Bad records go to `raw_quickbooks.quarantine`.
+Deletions come from the CDC endpoint (runs after the first) and are not dropped: the record is merged
+again as its last known version — read in this run, else from the destination — flagged
+`_is_deleted = true` with `_deleted_at` = the deletion's LastUpdatedTime, so its TxnDate, amounts and
+notes survive for the KPIs and the audit trail. A record deleted before it was ever loaded has no
+known version and loads as `{Id, MetaData, _is_deleted, _deleted_at}`. Bad records go to
+`raw_quickbooks.quarantine`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -26,6 +31,7 @@ from ingestion.quickbooks.helpers import (
     fmt_time,
     make_session,
     parse_time,
+    previously_loaded,
     query_pages,
     shift,
 )
@@ -34,10 +40,52 @@ from ingestion.runner import counter
 SOURCE = "quickbooks"
 
 
-def _deletions(session: Session, base: str, entity: str, since: str) -> Iterator[dict[str, Any]]:
-    for obj in cdc_deleted(session, base, entity, since):
-        counter.add(SOURCE, settings.table_name(entity), seen=1)
-        yield {"Id": obj["Id"], "MetaData": obj.get("MetaData"), "_is_deleted": True}
+def _same_instant(a: Any, b: datetime) -> bool:
+    if not isinstance(a, datetime):
+        return False
+    return (a if a.tzinfo else a.replace(tzinfo=UTC)) == b
+
+
+def _deletions(
+    session: Session, base: str, entity: str, since: str, this_run: dict[str, dict[str, Any]]
+) -> Iterator[Any]:
+    """CDC's deletions since `since`, each as the record's last known version flagged `_is_deleted`.
+
+    The last known version is the one read in this run (`this_run`: it is in the same load package,
+    and the resource's `dedup_sort` on `_is_deleted` makes the deleted row win the merge), else the
+    row already in the destination, else (deleted before we ever saw it) just Id and MetaData.
+    Counting: every CDC entry is seen once; a deletion already in the destination with the same
+    `_deleted_at` (the CDC window overlaps the last run) or repeated in the response is a duplicate,
+    one without an Id is quarantined, every other loads one row — seen = loaded + quarantined +
+    duplicates still holds, the query's version of a record deleted in the same run being its own row.
+    """
+    table = settings.table_name(entity)
+    deleted = cdc_deleted(session, base, entity, since)
+    ids = [str(o["Id"]) for o in deleted if isinstance(o, dict) and o.get("Id")]
+    known = previously_loaded(table, sorted({i for i in ids if i not in this_run}))
+    done: set[str] = set()
+    for obj in deleted:
+        counter.add(SOURCE, table, seen=1)
+        if not isinstance(obj, dict) or not obj.get("Id"):
+            counter.add(SOURCE, table, quarantined=1)
+            yield to_quarantine(quarantine_row(SOURCE, table, "?", "deleted entry without Id", obj))
+            continue
+        rid = str(obj["Id"])
+        meta = obj.get("MetaData")
+        when = parse_time(meta.get("LastUpdatedTime")) if isinstance(meta, dict) else None
+        before = known.get(rid)
+        if rid in done or (
+            rid not in this_run
+            and before is not None
+            and before.get("_is_deleted")
+            and when is not None
+            and _same_instant(before.get("_deleted_at"), when)
+        ):
+            counter.add(SOURCE, table, duplicates=1)
+            continue
+        done.add(rid)
+        last = this_run.get(rid) or before or {"Id": rid, "MetaData": meta}
+        yield {**last, "_is_deleted": True, "_deleted_at": when}
 
 
 def _entity(session: Session, base: str, entity: str) -> Iterator[Any]:
@@ -49,6 +97,9 @@ def _entity(session: Session, base: str, entity: str) -> Iterator[Any]:
     seen: set[str] = set()
     newest = parse_time(cursor) if cursor else None
     clock: dict[str, str] = {}
+    # records read in this run, kept only when CDC will be asked (not on the first run, not for Account)
+    this_run: dict[str, dict[str, Any]] = {}
+    keep = since is not None and entity != "Account"
     for page in query_pages(session, base, entity, since, clock):
         counter.add(SOURCE, table, seen=len(page))
         for record in page:
@@ -66,12 +117,15 @@ def _entity(session: Session, base: str, entity: str) -> Iterator[Any]:
             boundary[record["Id"]] = updated
             when = parse_time(updated)
             newest = when if newest is None or (when and when > newest) else newest
-            yield {**record, "_is_deleted": False}
-    if since is not None and entity != "Account" and "time" in clock:
+            row = {**record, "_is_deleted": False}
+            if keep:
+                this_run[record["Id"]] = row
+            yield row
+    if keep and "time" in clock:
         # CDC looks back at most 30 days from the server's now; older deletions are out of its reach
         floor = shift(clock["time"], (settings.CDC_MAX_DAYS - 1) * 86400)
         cdc_since = max(since, floor, key=lambda t: parse_time(t) or parse_time(floor))
-        yield from _deletions(session, base, entity, cdc_since)
+        yield from _deletions(session, base, entity, cdc_since, this_run)
     if newest is not None:
         floor = newest.timestamp() - settings.OVERLAP_SECONDS
         state["cursor"] = fmt_time(newest)
@@ -89,7 +143,7 @@ def _resource(session: Session, base: str, entity: str) -> DltResource:
         name=settings.table_name(entity),
         primary_key="Id",
         write_disposition="merge",
-        columns={"_is_deleted": {"data_type": "bool"}, "PrivateNote": {"data_type": "text"}},
+        columns=settings.COLUMN_HINTS,
     )
 
 

@@ -1,4 +1,5 @@
-"""QuickBooks Online: HTTP session with retries, query paging by STARTPOSITION, CDC, record checks."""
+"""QuickBooks Online: HTTP session with retries, query paging by STARTPOSITION, CDC, record checks,
+and the lookup of rows already loaded (the last known version of a record that CDC reports deleted)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import dlt
+from dlt.common.schema.utils import get_nested_tables
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.sources.helpers.requests import Client
 from requests import Session
 from requests.exceptions import HTTPError, RequestException
@@ -78,8 +82,9 @@ def query_pages(
         start += len(page)
 
 
-def cdc_deleted(session: Session, base: str, entity: str, since: str) -> list[dict[str, Any]]:
-    """Entities of `entity` deleted since `since` (QBO's change data capture)."""
+def cdc_deleted(session: Session, base: str, entity: str, since: str) -> list[Any]:
+    """Entities of `entity` deleted since `since` (QBO's change data capture), as CDC sends them:
+    `{"status": "Deleted", "Id", "MetaData": {"LastUpdatedTime"}}` (not checked here)."""
     body = get_json(
         session,
         f"{base}/cdc",
@@ -123,3 +128,69 @@ def check_record(record: Any) -> str | None:
         if name in record and not isinstance(record[name], int | float):
             return f"field {name}: expected a number, got {type(record[name]).__name__}"
     return None
+
+
+def _unflatten(row: dict[str, Any]) -> dict[str, Any]:
+    """`{"vendor_ref__value": "5"}` -> `{"vendor_ref": {"value": "5"}}`, dropping NULLs and dlt's columns.
+
+    dlt's snake_case naming collapses `__` inside a name, so `__` in a column is always a path step and
+    the nested record normalises back to the same columns."""
+    out: dict[str, Any] = {}
+    for column, value in row.items():
+        if value is None or column.startswith("_dlt_"):
+            continue
+        *path, leaf = column.split("__")
+        node = out
+        for step in path:
+            node = node.setdefault(step, {})
+        node[leaf] = value
+    return out
+
+
+def _select(client: Any, table: str, key: str, values: list[Any]) -> list[dict[str, Any]]:
+    placeholders = ",".join(["%s"] * len(values))
+    sql = f"select * from {client.make_qualified_table_name(table)} where {key} in ({placeholders})"
+    with client.execute_query(sql, *values) as cur:
+        columns = [d[0] for d in cur.description]
+        return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
+
+def previously_loaded(table: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rows of `table` already in the destination for these `Id`s, rebuilt as nested records.
+
+    Nested lists (`Line`, `LinkedTxn`, ...) live in child tables (`bill__line`, ...); they are read back
+    and attached, so that re-emitting the record under merge does not drop its lines. Keys are the
+    normalised column names (`txn_date`, `meta_data: {create_time}`), which dlt normalises to the same
+    columns. Empty when nothing was loaded yet (no schema or no table)."""
+    pipeline = dlt.current.pipeline()
+    if not ids or not pipeline.default_schema_name:
+        return {}
+    tables = pipeline.default_schema.tables
+    if table not in tables:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    with pipeline.sql_client() as client:
+        try:
+            roots = _select(client, table, "id", ids)
+        except DatabaseUndefinedRelation:  # declared in the schema, not created yet
+            return {}
+        # _dlt_id of each loaded row -> (its table, the record rebuilt from it)
+        holders = {r["_dlt_id"]: (table, _unflatten(r)) for r in roots}
+        out = {str(r["id"]): holders[r["_dlt_id"]][1] for r in roots}
+        for nested in get_nested_tables(tables, table, include_self=False):
+            name, parent = nested["name"], nested["parent"]
+            parents = [k for k, (t, _) in holders.items() if t == parent]
+            try:
+                rows = _select(client, name, "_dlt_parent_id", parents) if parents else []
+            except DatabaseUndefinedRelation:
+                continue
+            *path, leaf = name[len(parent) + 2 :].split("__")
+            for row in sorted(rows, key=lambda r: r["_dlt_list_idx"]):
+                item = _unflatten(row)
+                node = holders[row["_dlt_parent_id"]][1]
+                for step in path:
+                    node = node.setdefault(step, {})
+                # a list of scalars is a child table with one column, `value`
+                node.setdefault(leaf, []).append(item["value"] if set(item) == {"value"} else item)
+                holders[row["_dlt_id"]] = (name, item)
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 API_PATH = "/v3/company/{realm_id}"
 MINOR_VERSION = "75"
 MAX_RESULTS = 1000  # QBO's maximum per query page
@@ -23,6 +25,16 @@ def table_name(entity: str) -> str:
     """`BillPayment` -> `bill_payment`: the resource, table and count name of an entity."""
     return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(entity))
 
+
+# Hints of every entity table. No `nullable: False`: dlt copies a resource's hints to the quarantine
+# table its bad rows are routed to. `dedup_sort` on `_is_deleted`: when a record read in a run is
+# deleted in the same run, both versions are in one load package and the deletion (true) must win
+# the merge — QBO has no undelete, so a deleted version is always the newest.
+COLUMN_HINTS: dict[str, dict[str, Any]] = {
+    "_is_deleted": {"data_type": "bool", "dedup_sort": "desc"},
+    "_deleted_at": {"data_type": "timestamp"},
+    "PrivateNote": {"data_type": "text"},
+}
 
 # re-read records changed this long before the last cursor (late commits on the vendor side)
 OVERLAP_SECONDS = 600

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -236,3 +237,228 @@ def test_items_load_as_served_and_resolve_every_invoice_line(
         "select count(*) from raw_quickbooks.invoice__line where detail_type = 'SalesItemLineDetail'",
     )[0][0]
     assert sales_lines == len(_stored(sandbox_dir, "Invoice")) > 0
+
+
+# Seed 14 at scale 0.05 deletes two hand-keyed twin bills in the last week of May 2025 (before go-live):
+# one keyed before 2025-05-23 (loaded by the first run, deleted before the second) and one keyed and
+# deleted between the two runs (never loaded). The test checks both exist, so a change to the
+# simulation that moves them fails loudly instead of testing nothing.
+DELETING_SEED, DELETING_SCALE = 14, 0.05
+FIRST_AS_OF, ADVANCE_DAYS = date(2025, 5, 23), 8
+KEPT = "id, txn_date, total_amt, private_note, vendor_ref__value, sync_token, meta_data__create_time"
+
+
+@pytest.fixture(scope="module")
+def deleting_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("qbo_deleting")
+    generate(seed=DELETING_SEED, scale=DELETING_SCALE, out=out, as_of=FIRST_AS_OF)
+    return out
+
+
+def _deleted_bills(root: Path) -> dict[str, str]:
+    """Id -> CDC LastUpdatedTime of the bills the sandbox reports deleted."""
+    lines = (root / "state/quickbooks/deleted.jsonl").read_text().splitlines()
+    objs = [json.loads(x) for x in lines]
+    return {
+        o["object"]["Id"]: o["object"]["MetaData"]["LastUpdatedTime"] for o in objs if o["entity"] == "Bill"
+    }
+
+
+def _query(target: Target, sql: str) -> list[tuple]:
+    if target.kind == "duckdb":
+        return _rows(target.duckdb_path, sql)
+    import psycopg2
+
+    con = psycopg2.connect(target.pg_dsn)
+    try:
+        with con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        con.close()
+
+
+def _bill_lines(target: Target, ids: set[str]) -> dict[str, list[tuple]]:
+    rows = _query(
+        target,
+        "select b.id, l.amount, l.description, l.account_based_expense_line_detail__account_ref__value"
+        " from raw_quickbooks.bill__line l join raw_quickbooks.bill b on l._dlt_parent_id = b._dlt_id"
+        " order by b.id, l._dlt_list_idx",
+    )
+    out: dict[str, list[tuple]] = {}
+    for bill_id, *line in rows:
+        if bill_id in ids:
+            out.setdefault(bill_id, []).append(tuple(line))
+    return out
+
+
+def _assert_counts_add_up(report) -> None:
+    assert report.error is None
+    for obj, c in report.objects.items():
+        assert c.seen == c.loaded + c.quarantined + c.duplicates, (obj, c)
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_deleted_bills_keep_their_last_known_version(
+    kind: str,
+    deleting_sandbox: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    root = tmp_path / "sbx"
+    shutil.copytree(deleting_sandbox, root)
+    if kind == "duckdb":
+        target = _target(tmp_path)
+    else:
+        target = Target("postgres", pg_dsn=request.getfixturevalue("pg_dsn"), pipelines_dir=tmp_path / ".dlt")
+    served_first = {o["Id"]: o for o in _stored(root, "Bill")}
+    with serve_in_thread(root, faults="429=0.05") as url:
+        monkeypatch.setenv("SOURCES__QUICKBOOKS__BASE_URL", url)
+        [first] = run_api_sources(["quickbooks"], target, record=False)
+        _assert_counts_add_up(first)
+        advance(root, ADVANCE_DAYS)
+        as_of = json.loads((root / "sandbox.json").read_text())["as_of"]
+        deleted = {i: t for i, t in _deleted_bills(root).items() if t[:10] > FIRST_AS_OF.isoformat()}
+        was_loaded = {i for i in deleted if i in served_first}
+        never_loaded = set(deleted) - was_loaded
+        assert was_loaded and never_loaded, deleted
+        before = {r[0]: r for r in _query(target, f"select {KEPT} from raw_quickbooks.bill")}
+        lines_before = _bill_lines(target, was_loaded)
+        assert set(lines_before) == was_loaded
+        # a bill new since the first run, read by the query and then deleted while the run goes on:
+        # the query and CDC both report it in the same run, and the deletion must win
+        raced = min((o for o in _stored(root, "Bill") if o["Id"] not in served_first), key=lambda o: o["Id"])
+        raced_at = f"{as_of}T23:59:59-00:00"
+        cdc_entry = {
+            "domain": "QBO",
+            "status": "Deleted",
+            "Id": raced["Id"],
+            "MetaData": {"LastUpdatedTime": raced_at},
+        }
+        with (root / "state/quickbooks/deleted.jsonl").open("a") as fh:
+            fh.write(json.dumps({"entity": "Bill", "object": cdc_entry}) + "\n")
+        _touch(root)
+        [second] = run_api_sources(["quickbooks"], target, record=False)
+        # both versions of the raced bill were in one load package: the deletion won the merge
+        raced_row = _query(target, f"select _is_deleted from raw_quickbooks.bill where id = '{raced['Id']}'")
+        assert raced_row == [(True,)]
+        [third] = run_api_sources(["quickbooks"], target, record=False)
+    _assert_counts_add_up(second)
+    _assert_counts_add_up(third)
+    assert second.objects["bill"].loaded >= len(deleted) + 1
+    assert all(c.loaded == 0 for c in third.objects.values()), third.objects
+    # the CDC window of the third run still holds the raced deletion: already loaded, a duplicate
+    assert third.objects["bill"].duplicates >= 1 and third.objects["bill"].seen >= 1
+
+    rows = {
+        r[0]: r for r in _query(target, f"select {KEPT}, _is_deleted, _deleted_at from raw_quickbooks.bill")
+    }
+    for bill_id in was_loaded:
+        *kept, is_deleted, deleted_at = rows[bill_id]
+        served = served_first[bill_id]
+        assert tuple(kept) == before[bill_id]
+        assert kept[1:4] == [served["TxnDate"], served["TotalAmt"], served["PrivateNote"]]
+        assert is_deleted is True and deleted_at == datetime.fromisoformat(deleted[bill_id])
+    assert _bill_lines(target, was_loaded) == lines_before
+    for bill_id in never_loaded:
+        _, txn_date, total_amt, note, *_, is_deleted, deleted_at = rows[bill_id]
+        assert (txn_date, total_amt, note, is_deleted) == (None, None, None, True)
+        assert deleted_at == datetime.fromisoformat(deleted[bill_id])
+    _, txn_date, total_amt, note, *_, is_deleted, deleted_at = rows[raced["Id"]]
+    assert (txn_date, total_amt, note) == (raced["TxnDate"], raced["TotalAmt"], raced["PrivateNote"])
+    assert is_deleted is True and deleted_at == datetime.fromisoformat(raced_at)
+    assert _bill_lines(target, {raced["Id"]}) == {
+        raced["Id"]: [
+            (
+                line["Amount"],
+                line["Description"],
+                line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"],
+            )
+            for line in raced["Line"]
+        ]
+    }
+    # re-emitted rows round-trip through the destination's types: no variant columns appear
+    variants = _query(
+        target,
+        "select table_name, column_name from information_schema.columns"
+        " where table_schema = 'raw_quickbooks' and column_name like '%\\_\\_v\\_%' escape '\\'",
+    )
+    assert variants == []
+    flagged = {i for i, r in rows.items() if r[-2]}
+    assert flagged == set(deleted) | {raced["Id"]}
+    assert len(rows) == len({o["Id"] for o in _stored(root, "Bill")} | set(deleted))
+
+
+def _tree(db: Path, table: str, record_id: str) -> dict[str, list[dict]]:
+    """The rows of one record in `table` and its nested tables, without dlt's own columns."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = [
+            n
+            for (n,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw_quickbooks'"
+                " and (table_name = ? or table_name like ?) order by table_name",
+                [table, f"{table}%"],
+            ).fetchall()
+            if n == table or n.startswith(table + "__")
+        ]
+        out: dict[str, list[dict]] = {}
+        ids: dict[str, list[str]] = {}
+        for name in names:  # parents sort before their children
+            if name == table:
+                sql, args = f"select * from raw_quickbooks.{name} where id = ?", [record_id]
+            else:
+                parent_ids = ids.get(name.rsplit("__", 1)[0], [])
+                if not parent_ids:
+                    continue
+                marks = ",".join("?" * len(parent_ids))
+                sql = f"select * from raw_quickbooks.{name} where _dlt_parent_id in ({marks})"
+                sql, args = sql + " order by _dlt_parent_id, _dlt_list_idx", parent_ids
+            cur = con.execute(sql, args)
+            cols = [d[0] for d in cur.description]
+            rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            ids[name] = [r["_dlt_id"] for r in rows]
+            out[name] = [{k: v for k, v in r.items() if not k.startswith("_dlt_")} for r in rows]
+    return out
+
+
+def test_deleted_payment_keeps_its_nested_lines_and_linked_transactions(
+    sandbox_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "sbx"
+    shutil.copytree(sandbox_dir, root)
+    target = _target(tmp_path)
+    with serve_in_thread(root) as url:
+        monkeypatch.setenv("SOURCES__QUICKBOOKS__BASE_URL", url)
+        run_api_sources(["quickbooks"], target, record=False)
+        payments = _stored(root, "Payment")
+        gone = next(p for p in payments if p["Line"] and p["Line"][0].get("LinkedTxn"))
+        before = _tree(target.duckdb_path, "payment", gone["Id"])
+        assert before["payment__line__linked_txn"], before
+        kept = [p for p in payments if p["Id"] != gone["Id"]]
+        (root / "state/quickbooks/Payment.jsonl").write_text("".join(json.dumps(p) + "\n" for p in kept))
+        as_of = json.loads((root / "sandbox.json").read_text())["as_of"]
+        deleted_at = f"{as_of}T23:59:30-00:00"
+        cdc_entry = {
+            "domain": "QBO",
+            "status": "Deleted",
+            "Id": gone["Id"],
+            "MetaData": {"LastUpdatedTime": deleted_at},
+        }
+        with (root / "state/quickbooks/deleted.jsonl").open("a") as fh:
+            fh.write(json.dumps({"entity": "Payment", "object": cdc_entry}) + "\n")
+        _touch(root)
+        [second] = run_api_sources(["quickbooks"], target, record=False)
+        [third] = run_api_sources(["quickbooks"], target, record=False)
+    _assert_counts_add_up(second)
+    _assert_counts_add_up(third)
+    assert second.objects["payment"].loaded == 1
+    assert third.objects["payment"].loaded == 0 and third.objects["payment"].duplicates >= 1
+    after = _tree(target.duckdb_path, "payment", gone["Id"])
+    flags = {k: after["payment"][0].pop(k) for k in ("_is_deleted", "_deleted_at")}
+    assert flags == {"_is_deleted": True, "_deleted_at": datetime.fromisoformat(deleted_at)}
+    for name in before:
+        before[name] = [
+            {k: v for k, v in r.items() if k not in ("_is_deleted", "_deleted_at")} for r in before[name]
+        ]
+    assert after == before

@@ -2,6 +2,9 @@
 --   amount_mismatch     a matched bank line and payout whose amounts differ beyond the tolerance
 --   unmatched_bank_line a processor line on the bank statement that matches no payout
 --   missing_bank_line   a paid payout that should have arrived but is on no bank line
+--   missing_ledger_entry  a bank line on an account the ledger books that no ledger posting explains
+--   unmatched_ledger_entry a ledger posting on a bank account that no bank line explains
+--   unbooked_bank_account  bank lines of an account the ledger has no bank account for (once per account)
 with matches as (
     select * from {{ ref('reconciliation_matches') }}
 ),
@@ -59,8 +62,76 @@ missing_bank_line as (
         and payouts.arrival_date <= {{ dbt.dateadd('day', -var('match_date_window_days'), 'last_bank_day.last_day') }}
 ),
 
+booked as (
+    select * from {{ ref('int_bank_lines_booked') }}
+),
+
+mapped_accounts as (
+    select * from {{ ref('int_bank_accounts_mapped') }}
+),
+
+ledger_cash as (
+    select gl.line_id, gl.entry_id, gl.posted_date, gl.debit - gl.credit as amount_functional, gl.account_id
+    from {{ ref('fct_gl_entries') }} as gl
+    inner join mapped_accounts on mapped_accounts.ledger_account_id = gl.account_id
+),
+
+missing_ledger_entry as (
+    select
+        'missing_ledger_entry' as exception_type,
+        abs(bank_lines.amount) as amount,
+        bank_lines.bank_transaction_id as record_ids,
+        bank_lines.bank_transaction_id,
+        cast(null as {{ dbt.type_string() }}) as counterpart_id,
+        'bank line of ' || {{ as_text('bank_lines.booking_date') }} || ' not booked in the ledger: '
+            || coalesce(bank_lines.remittance_info, '') as detail
+    from bank_lines
+    inner join mapped_accounts on mapped_accounts.bank_account_id = bank_lines.account_id
+    where bank_lines.bank_transaction_id not in (select bank_transaction_id from booked)
+),
+
+unmatched_ledger_entry as (
+    select
+        'unmatched_ledger_entry' as exception_type,
+        abs(ledger_cash.amount_functional) as amount,
+        ledger_cash.line_id as record_ids,
+        cast(null as {{ dbt.type_string() }}) as bank_transaction_id,
+        ledger_cash.entry_id as counterpart_id,
+        'ledger posting of ' || {{ as_text('ledger_cash.posted_date') }} || ' on a bank account matches no bank line'
+            as detail
+    from ledger_cash
+    where ledger_cash.line_id not in (select ledger_line_id from booked)
+        and ledger_cash.posted_date >= (select min(booking_date) from bank_lines)
+        -- opening balances are not movements of cash
+        and ledger_cash.entry_id not in (
+            select gl.entry_id from {{ ref('fct_gl_entries') }} as gl
+            inner join {{ ref('dim_accounts') }} as a on a.account_id = gl.account_id
+            where a.account_sub_type = 'OpeningBalanceEquity'
+        )
+),
+
+unbooked_bank_account as (
+    select
+        'unbooked_bank_account' as exception_type,
+        sum(abs(bank_lines.amount)) as amount,
+        bank_lines.account_id as record_ids,
+        cast(null as {{ dbt.type_string() }}) as bank_transaction_id,
+        bank_lines.account_id as counterpart_id,
+        'account ' || bank_lines.account_id || ' (' || max(bank_lines.currency) || '): '
+            || {{ as_text('count(*)') }} || ' bank lines, no ledger bank account books it' as detail
+    from bank_lines
+    where bank_lines.account_id not in (select bank_account_id from mapped_accounts)
+    group by bank_lines.account_id
+),
+
 unioned as (
     select * from amount_mismatch
+    union all
+    select * from missing_ledger_entry
+    union all
+    select * from unmatched_ledger_entry
+    union all
+    select * from unbooked_bank_account
     union all
     select * from unmatched_bank_line
     union all

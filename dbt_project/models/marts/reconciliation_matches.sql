@@ -7,6 +7,10 @@ transfer_matches as (
     select * from {{ ref('int_transfers_matched') }}
 ),
 
+ledger_matches as (
+    select * from {{ ref('int_bank_lines_booked') }}
+),
+
 unioned as (
     select
         {{ dbt.hash("'payout|' || bank_transaction_id || '|' || payout_id") }} as match_id,
@@ -32,6 +36,18 @@ unioned as (
         -- different currencies: the difference is not meaningful; the realised rate is
         cast(null as decimal(18, 2)) as amount_difference
     from transfer_matches
+    union all
+    select
+        {{ dbt.hash("'ledger|' || bank_transaction_id || '|' || ledger_line_id") }} as match_id,
+        rule,
+        confidence,
+        bank_transaction_id,
+        'ledger_entry' as counterpart_type,
+        entry_id as counterpart_id,
+        bank_amount,
+        ledger_amount as counterpart_amount,
+        case when bank_currency = document_currency then bank_amount - ledger_amount end as amount_difference
+    from ledger_matches
 ),
 
 final as (
