@@ -297,7 +297,16 @@ def due_in_30_days(mart: str) -> pl.DataFrame | None:
     cols = columns("marts", mart)
     due = _first(cols, ("due_date", "due_at"))
     amount = _first(
-        cols, ("open_amount_functional", "amount_open", "open_amount", "balance", "amount_due", "amount")
+        cols,
+        (
+            "amount_open_functional",
+            "open_amount_functional",
+            "amount_open",
+            "open_amount",
+            "balance",
+            "amount_due",
+            "amount",
+        ),
     )
     if due is None or amount is None:
         return None

@@ -32,6 +32,7 @@ def evaluate(settings: Settings, truth: Path) -> dict[str, Any]:
         ("cash", _cash),
         ("reconciliation", _reconciliation),
         ("entities", _entities),
+        ("crm", _crm),
         ("statements", _statements),
         ("kpis", _kpis),
         ("forecast", _forecast),
@@ -254,6 +255,14 @@ def _entities(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
     if not wh.table_exists("marts", "dim_vendors"):
         return None
     return entity_metrics(wh, truth) or None
+
+
+def _crm(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    from ledgerlake.crm_eval import crm_metrics
+
+    if not wh.table_exists("marts", "fct_deals"):
+        return None
+    return crm_metrics(wh, truth) or None
 
 
 def _statements(wh: Warehouse, truth: Path) -> dict[str, Any] | None:

@@ -1,15 +1,15 @@
--- A record is used by one match at most within each kind of reconciliation: a bank line explains
--- one payout or transfer, and is booked by one ledger posting (the ledger is a separate question:
--- the bank reconciliation), and no counterpart is used twice. (A transfer's ledger entry books both
--- of its bank lines, one posting each, so ledger entries are checked per posting in
--- int_bank_lines_booked's unique tests.)
+-- A record is used by one match at most within each kind of reconciliation (counterpart_type):
+-- a bank line explains one payout, is one leg of one transfer, is booked by one ledger posting; a
+-- deal has one invoice. Ledger documents are not checked here: one entry may book two bank lines
+-- (the two legs of a transfer), one posting each, which int_bank_lines_booked's keys guarantee.
 with sides as (
-    select counterpart_type = 'ledger_entry' as is_ledger, bank_transaction_id as record_id
-    from {{ ref('reconciliation_matches') }}
+    select counterpart_type as kind, record_id from {{ ref('reconciliation_matches') }}
     union all
-    select false, counterpart_id from {{ ref('reconciliation_matches') }} where counterpart_type <> 'ledger_entry'
+    select counterpart_type, counterpart_id from {{ ref('reconciliation_matches') }}
+    where counterpart_type <> 'ledger_entry'
 )
-select is_ledger, record_id, count(*) as uses
+select kind, record_id, count(*) as uses
 from sides
-group by is_ledger, record_id
+where record_id is not null
+group by kind, record_id
 having count(*) > 1

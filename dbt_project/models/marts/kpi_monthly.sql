@@ -4,6 +4,8 @@ with measured as (
     select *, 'int_kpis_reconciliation' as source_model from {{ ref('int_kpis_reconciliation') }}
     union all
     select *, 'int_kpis_ledger' as source_model from {{ ref('int_kpis_ledger') }}
+    union all
+    select *, 'int_kpis_crm' as source_model from {{ ref('int_kpis_crm') }}
 ),
 
 definitions as (

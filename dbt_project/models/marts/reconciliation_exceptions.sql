@@ -5,6 +5,8 @@
 --   missing_ledger_entry  a bank line on an account the ledger books that no ledger posting explains
 --   unmatched_ledger_entry a ledger posting on a bank account that no bank line explains
 --   unbooked_bank_account  bank lines of an account the ledger has no bank account for (once per account)
+--   payout_mismatch     a payout whose amount is not the net of the transactions it settled
+--   won_deal_not_invoiced, invoice_amount_differs_from_deal  CRM <-> ledger (int_crm_exceptions)
 with matches as (
     select * from {{ ref('reconciliation_matches') }}
 ),
@@ -124,7 +126,24 @@ unbooked_bank_account as (
     group by bank_lines.account_id
 ),
 
+payout_mismatch as (
+    select
+        'payout_mismatch' as exception_type,
+        abs(difference) as amount,
+        payout_id as record_ids,
+        cast(null as {{ dbt.type_string() }}) as bank_transaction_id,
+        payout_id as counterpart_id,
+        'payout ' || {{ as_text('payout_amount') }} || ' vs net of its ' || {{ as_text('transactions') }}
+            || ' transactions ' || {{ as_text('settled_net') }} as detail
+    from {{ ref('int_payouts_reconciled') }}
+    where has_members and abs(difference) > {{ var('match_amount_tolerance') }}
+),
+
 unioned as (
+    select * from {{ ref('int_crm_exceptions') }}
+    union all
+    select * from payout_mismatch
+    union all
     select * from amount_mismatch
     union all
     select * from missing_ledger_entry

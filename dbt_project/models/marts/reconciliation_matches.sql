@@ -11,6 +11,10 @@ ledger_matches as (
     select * from {{ ref('int_bank_lines_booked') }}
 ),
 
+deal_matches as (
+    select * from {{ ref('int_deals_invoiced') }}
+),
+
 unioned as (
     select
         {{ dbt.hash("'payout|' || bank_transaction_id || '|' || payout_id") }} as match_id,
@@ -21,7 +25,9 @@ unioned as (
         payout_id as counterpart_id,
         bank_amount,
         payout_amount as counterpart_amount,
-        bank_amount - payout_amount as amount_difference
+        bank_amount - payout_amount as amount_difference,
+        'bank_transaction' as record_type,
+        bank_transaction_id as record_id
     from payout_matches
     union all
     select
@@ -34,7 +40,9 @@ unioned as (
         out_amount as bank_amount,
         in_amount as counterpart_amount,
         -- different currencies: the difference is not meaningful; the realised rate is
-        cast(null as decimal(18, 2)) as amount_difference
+        cast(null as decimal(18, 2)) as amount_difference,
+        'bank_transaction' as record_type,
+        out_transaction_id as record_id
     from transfer_matches
     union all
     select
@@ -46,8 +54,26 @@ unioned as (
         entry_id as counterpart_id,
         bank_amount,
         ledger_amount as counterpart_amount,
-        case when bank_currency = document_currency then bank_amount - ledger_amount end as amount_difference
+        case when bank_currency = document_currency then bank_amount - ledger_amount end as amount_difference,
+        'bank_transaction' as record_type,
+        bank_transaction_id as record_id
     from ledger_matches
+    union all
+    -- won CRM deal <-> its ledger invoice: no bank line; an amount difference is reported by
+    -- int_crm_exceptions as invoice_amount_differs_from_deal
+    select
+        {{ dbt.hash("'deal_invoice|' || deal_id || '|' || invoice_id") }} as match_id,
+        rule,
+        confidence,
+        cast(null as {{ dbt.type_string() }}) as bank_transaction_id,
+        'quickbooks_invoice' as counterpart_type,
+        invoice_id as counterpart_id,
+        cast(null as decimal(18, 2)) as bank_amount,
+        invoice_amount as counterpart_amount,
+        cast(null as decimal(18, 2)) as amount_difference,
+        'hubspot_deal' as record_type,
+        deal_id as record_id
+    from deal_matches
 ),
 
 final as (
