@@ -4,6 +4,7 @@
 --   invoice_error_rate   invoices voided / invoices issued and standing (not voided)
 --   close_duration_days  business days from month end to the creation of the last posting dated in the
 --                        month, for months the ledger has closed (a month-end adjusting entry is posted)
+--   audit_trail_coverage GL lines whose document has a source chain (marts.audit_trail) / all GL lines
 --   duplicate_payments_count / _value  bill payments that repeat an earlier one to the same vendor
 --                        (name normalised) for the same amount within the window, functional currency
 {%- set window_days = 7 %}
@@ -101,7 +102,22 @@ duplicates_by_month as (
     group by 1
 ),
 
+audit as (
+    select
+        cast({{ dbt.date_trunc('month', 'posted_date') }} as date) as month,
+        sum(gl_lines) as lines,
+        sum(case when has_source_chain then gl_lines else 0 end) as lines_with_chain
+    from {{ ref('audit_trail') }}
+    group by 1
+),
+
 final as (
+    select month, 'audit_trail_coverage' as kpi,
+        cast(lines_with_chain as {{ type_double() }}) / lines as value,
+        cast(lines_with_chain as {{ type_double() }}) as numerator,
+        cast(lines as {{ type_double() }}) as denominator
+    from audit
+    union all
     select month, 'manual_entry_share' as kpi,
         cast(manual_documents as {{ type_double() }}) / documents as value,
         cast(manual_documents as {{ type_double() }}) as numerator,
