@@ -1,28 +1,41 @@
 """Forecasts written back to the warehouse: the 30-day cash forecast and its backtest.
 
 `run(warehouse)` reads `marts.fct_bank_transactions` (and, when they exist, `marts.bank_balances_daily`,
-`marts.fx_rates_daily`, `marts.fct_invoices`, `marts.fct_bills`), and writes `marts.fct_cash_forecast`
-and `marts.forecast_backtest`. Both keep every run, keyed by `as_of_date`; a re-run for the same
-as_of_date replaces that date's rows.
+`marts.fx_rates_daily`, `marts.fct_invoices`, `marts.fct_bills`, `marts.fct_deals`,
+`marts.reconciliation_matches`, `marts.fct_gl_entries`), and writes `marts.fct_cash_forecast` and
+`marts.forecast_backtest`. Both keep every run, keyed by `as_of_date`; a re-run for the same as_of_date
+replaces that date's rows.
+
+The forecast is a statistical baseline fitted on the *residual* bank flows (bank lines that settle
+invoices and bills taken out) plus the known flows of open receivables, open payables and the CRM
+pipeline (`forecasts.known_flows`); see `forecasts.cash` for the arithmetic. The backtest and its
+MASE/coverage therefore score the baseline on the residual series, not the known flows.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from forecasts import backtest, cash, inputs
+from forecasts import known_flows as kf
 from ledgerlake.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
 FORECAST_TABLE = "fct_cash_forecast"
 BACKTEST_TABLE = "forecast_backtest"
+# forecast_backtest rows scoring the whole forecast against all bank flows of 'total' (see known_backtest)
+ALL_FLOWS = "total_all_flows"
+WHOLE_FORECAST = "baseline+known"
+RESIDUAL_ONLY = "residual_baseline"
 
 
 @dataclass
@@ -33,6 +46,8 @@ class ForecastResult:
     forecast: pl.DataFrame
     backtest: pl.DataFrame
     summary: dict[str, Any]
+    cv_selected: pl.DataFrame | None = None
+    plan: backtest.BacktestPlan | None = None
 
 
 def forecast_series(
@@ -44,6 +59,7 @@ def forecast_series(
     total_rates: dict[str, float],
     currencies: dict[str, str],
     basis: str,
+    known_var: pl.DataFrame | None = None,
 ) -> ForecastResult:
     """Backtest, select, forecast and assemble, on a long `unique_id, ds, y` frame (no warehouse)."""
     plan = backtest.plan_windows(series["ds"].n_unique(), horizon)  # every series spans the same days
@@ -54,11 +70,13 @@ def forecast_series(
     cv_selected = cv.join(chosen, on=["unique_id", "model"], how="inner")
     widths = cash.interval_widths(cv_selected, horizon)
     baseline = cash.baseline_forecast(series, selected, horizon)
-    assembled = cash.assemble(baseline, widths, last_balances, known, total_rates)
+    assembled = cash.assemble(baseline, widths, last_balances, known, total_rates, known_var)
     rows = cash.forecast_rows(assembled, as_of, currencies, basis)
     bt = backtest_rows(metrics, selected, as_of)
     summary = summarize(metrics, selected, plan)
-    return ForecastResult(as_of=as_of, forecast=rows, backtest=bt, summary=summary)
+    return ForecastResult(
+        as_of=as_of, forecast=rows, backtest=bt, summary=summary, cv_selected=cv_selected, plan=plan
+    )
 
 
 def backtest_rows(metrics: pl.DataFrame, selected: dict[str, str], as_of: date) -> pl.DataFrame:
@@ -130,9 +148,14 @@ def run(warehouse: Warehouse, horizon: int = 30, functional_currency: str | None
     flows = cash.daily_flows(tx.select("account_id", "ds", "y"), start, as_of)
     days = flows.select("ds").unique().sort("ds")
     rates, total_rates, notes = inputs.load_rates(warehouse, currencies, functional, days)
-    series = cash.build_series(flows, rates)
-    balances = inputs.load_balances(warehouse, flows, as_of, total_rates)
-    known, known_notes = inputs.load_known_flows(warehouse, as_of, horizon, functional)
+    explained, explained_info = inputs.load_explained(warehouse)
+    residual = kf.residual_flows(flows, explained)
+    series = cash.build_series(residual, rates)
+    balances = inputs.load_balances(warehouse, flows, as_of, total_rates)  # from all flows
+    sources = inputs.read_known_sources(warehouse, as_of, functional, tx)
+    known_in = inputs.known_from_sources(sources, as_of, horizon, functional)
+    known = kf.expected_flows(known_in.items)
+    known_var = kf.known_variance(known_in.items, as_of, horizon, total_rates)
     result = forecast_series(
         series,
         as_of,
@@ -142,26 +165,156 @@ def run(warehouse: Warehouse, horizon: int = 30, functional_currency: str | None
         total_rates,
         {**currencies, cash.TOTAL: functional},
         balances.basis,
+        known_var,
     )
+    comparison, comparison_rows = None, None
+    if (
+        result.cv_selected is not None
+        and result.plan is not None
+        and explained_info.get("explained_bank_lines")
+    ):
+
+        def known_at(cutoff: date) -> pl.DataFrame:
+            return known_total_as_of(sources, cutoff, horizon, functional, total_rates)
+
+        comparison, comparison_metrics = known_backtest(
+            cash.build_series(flows, rates), result.cv_selected, known_at, result.plan
+        )
+        comparison_rows = backtest_rows(comparison_metrics, {ALL_FLOWS: WHOLE_FORECAST}, as_of)
+    bt = result.backtest if comparison_rows is None else pl.concat([result.backtest, comparison_rows])
     written = {
         FORECAST_TABLE: write_for_as_of(warehouse, FORECAST_TABLE, result.forecast, as_of),
-        BACKTEST_TABLE: write_for_as_of(warehouse, BACKTEST_TABLE, result.backtest, as_of),
+        BACKTEST_TABLE: write_for_as_of(warehouse, BACKTEST_TABLE, bt, as_of),
     }
+    baseline_basis = "residual" if explained_info.get("explained_bank_lines") else "all_bank_flows"
+    basis_notes = (
+        []
+        if baseline_basis == "residual" or known.is_empty()
+        else ["no bank line is matched to an invoice/bill payment: known flows may double count the baseline"]
+    )
     summary = {
         "as_of_date": as_of.isoformat(),
         "horizon_days": horizon,
         "functional_currency": functional,
         "functional_currency_source": "argument" if functional_currency else "inferred",
         "balance_basis": balances.basis,
+        "baseline_basis": baseline_basis,
         "known_flow_rows": known.height,
+        "known_flows_total": component_totals(result.forecast),
+        "known_flows_method": (
+            "baseline fitted on bank flows minus the lines matched to ledger Payment/BillPayment; plus "
+            "expected open receivables/payables (due date + historical days late, never-paid share) and "
+            "open deals x calibrated stage probability (close + invoice lag + terms + days late)"
+        ),
+        **explained_info,
+        "known_flows_detail": known_in.info,
+        "backtest_all_flows": comparison,
         "rows_written": written,
         **result.summary,
-        "notes": notes + balances.notes + known_notes,
+        "notes": notes + balances.notes + known_in.notes + basis_notes,
         "seconds": round(time.perf_counter() - started, 2),
     }
     for entry in summary["not_beating_baseline"]:
         log.warning("cash forecast does not beat %s: %s", entry["baseline"], entry)
     return summary
+
+
+def known_total_as_of(
+    sources: inputs.KnownSources, cutoff: date, horizon: int, functional: str, total_rates: dict[str, float]
+) -> pl.DataFrame:
+    """`ds, known`: the expected receivables and payables on 'total' as they could be known at `cutoff`
+    (documents issued by then, delays from what was paid by then; no pipeline: the marts hold no stage
+    history to know a deal's stage at the cutoff)."""
+    from dataclasses import replace
+
+    src = replace(
+        sources,
+        invoices=None if sources.invoices is None else inputs.documents_as_of(sources.invoices, cutoff),
+        bills=None if sources.bills is None else inputs.documents_as_of(sources.bills, cutoff),
+    )
+    k = inputs.known_from_sources(src, cutoff, horizon, functional, with_pipeline=False)
+    per = cash.known_flows_per_series(kf.expected_flows(k.items), total_rates)
+    return per.filter(pl.col("unique_id") == cash.TOTAL).select(ds="forecast_date", known="known_flow")
+
+
+def known_backtest(
+    series_all: pl.DataFrame,
+    cv_selected: pl.DataFrame,
+    known_at: Callable[[date], pl.DataFrame],
+    plan: backtest.BacktestPlan,
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    """The whole forecast against the bank's *all* flows on 'total', on the same rolling origins.
+
+    * `before`: the models fitted on all flows (what the forecast was before known flows), the one with
+      the lowest MASE;
+    * `residual_only`: the selected residual baseline alone (what the known flows must make up for);
+    * `after`: the residual baseline plus the known flows as they stood at each cutoff.
+    MASE is scaled by the in-sample seasonal naive on all flows; `mase_vs_seasonal_naive` divides by
+    SeasonalNaive(7) fitted on all flows. coverage_80 is the leave-one-window-out conformal coverage of
+    each variant's own errors (as in the backtest table). `balance_mae` is the mean absolute error of
+    the balance (cumulative flow error over the window's days), `balance_mean_error` its mean (bias:
+    positive = the forecast is too low); these two are what known flows should improve.
+    """
+    total = series_all.filter(pl.col("unique_id") == cash.TOTAL)
+    cv_all = backtest.cross_validate(total, plan)
+    m_all = backtest.backtest_metrics(cv_all, total)
+    before_model = backtest.select_models(m_all)[cash.TOTAL]
+    res = cv_selected.filter(pl.col("unique_id") == cash.TOTAL)
+    cutoffs = sorted(set(res["cutoff"].to_list()))
+    known = pl.concat(
+        [known_at(c if isinstance(c, date) else c.date()).with_columns(cutoff=pl.lit(c)) for c in cutoffs]
+    )
+    known = known.with_columns(
+        pl.col("cutoff").cast(res.schema["cutoff"]), pl.col("ds").cast(res.schema["ds"])
+    )
+    on_all = res.drop("y").join(total.select("ds", "y"), on="ds", how="left")
+    variants = {
+        "residual_only": on_all.with_columns(model=pl.lit("residual_only")),
+        "after": on_all.join(known, on=["cutoff", "ds"], how="left").with_columns(
+            y_hat=pl.col("y_hat") + pl.col("known").fill_null(0.0), model=pl.lit("after")
+        ),
+    }
+    cols = ["unique_id", "cutoff", "ds", "horizon", "model", "y", "y_hat", "error"]
+    combined = pl.concat(
+        [v.with_columns(error=pl.col("y") - pl.col("y_hat")).select(cols) for v in variants.values()]
+    )
+    m_comb = backtest.backtest_metrics(combined, total)
+    snaive = _metric(m_all, cash.TOTAL, "SeasonalNaive", "mase")
+
+    errors = pl.concat([cv_all, combined.select(cv_all.columns)])
+
+    def scores(metrics: pl.DataFrame, model: str) -> dict[str, Any]:
+        mase = _metric(metrics, cash.TOTAL, model, "mase")
+        cum = backtest.cumulative_errors(errors.filter(pl.col("model") == model))
+        return {
+            "balance_mae": float(np.mean(np.abs(cum))),
+            "balance_mean_error": float(np.mean(cum)),
+            "model": model,
+            "mase": mase,
+            "mase_vs_seasonal_naive": None if mase is None or not snaive else mase / snaive,
+            "coverage_80": _metric(metrics, cash.TOTAL, model, "coverage_80"),
+            "balance_coverage_80": _metric(metrics, cash.TOTAL, model, "balance_coverage_80"),
+        }
+
+    summary = {
+        "before": scores(m_all, before_model),
+        "residual_only": scores(m_comb, "residual_only"),
+        "after": scores(m_comb, "after"),
+        "seasonal_naive_mase": snaive,
+        "pipeline_in_backtest": False,
+    }
+    names = {"after": WHOLE_FORECAST, "residual_only": RESIDUAL_ONLY}
+    rows = pl.concat([m_all, m_comb]).with_columns(
+        unique_id=pl.lit(ALL_FLOWS), model=pl.col("model").replace(names)
+    )
+    return summary, rows
+
+
+def component_totals(forecast: pl.DataFrame) -> dict[str, float]:
+    """Sum over the horizon of each known-flow component on 'total' (functional currency)."""
+    tot = forecast.filter(pl.col("account_id") == cash.TOTAL)
+    cols = ["known_flow", *cash.COMPONENT_COLUMNS.values()]
+    return {c: round(float(tot[c].sum()), 2) if c in tot.columns else 0.0 for c in cols}
 
 
 def write_for_as_of(warehouse: Warehouse, table: str, df: pl.DataFrame, as_of: date) -> int:

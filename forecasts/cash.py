@@ -9,12 +9,15 @@ Method
    rolling origins (`forecasts.backtest`); each series uses the one of the first three with the lowest
    MASE (Naive is only a yardstick, see `backtest.select_models`). Its point forecast is the baseline
    flow, taken as the p50 of the daily flow.
-3. **Known flows.** Dated flows that are already known (open receivables, payables; `account_id,
-   flow_date, amount, component`) are added on top: `flow = baseline + known`. A flow booked to an account
-   that is part of `'total'` counts in `'total'` too (converted at that account's rate). Caveat: the
-   baseline is fitted on all bank flows, so the typical share of receipts/payments that known documents
-   will settle is in the baseline already; when the known flows get fed, fit the baseline on the flows
-   they don't cover (or net them out) to avoid counting them twice.
+3. **Known flows** (`forecasts.known_flows`: open receivables, open payables, the CRM pipeline; `account_id,
+   flow_date, amount, component`, expected values) are added on top: `flow = baseline + known`. A flow
+   booked to an account that is part of `'total'` counts in `'total'` too (converted at that account's
+   rate); the per-component sums are kept as `known_receivables`, `known_payables`, `known_pipeline`.
+   **No double counting:** the baseline is fitted on the *residual* bank flows — all bank lines minus
+   those that settle an invoice or a bill (matched in `marts.reconciliation_matches` to a ledger Payment
+   or BillPayment, `inputs.load_explained`) — because those receipts and payments are what the known
+   flows forecast. The balance still starts from all flows. Customer receipts the reconciliation did not
+   match stay in the residual (and are thus counted by both when the document is open).
 4. **Balance.** `p50[h] = last_balance + sum_{k<=h} (baseline[k] + known[k])`.
 5. **Intervals** are split-conformal, from the backtest errors of the selected model, symmetric around p50:
    * daily flow: `flow_p50 ± q`, q = conformal 80% quantile of |error| over the backtest points in the same
@@ -24,7 +27,9 @@ Method
      clipped to [0.5, 1] (0.5 = independent daily errors, 1 = a persistent level error). The scores
      `|C[w,h]| / h**b` of all windows and horizons are pooled and their conformal 80% quantile Q gives
      `p50 ± Q * h**b`. The half-width therefore grows strictly with the horizon whenever Q > 0.
-   Known flows are taken as certain: they shift the interval but do not widen it.
+   Known flows add their own spread (`known_flows.known_variance`, independent items):
+   `halfwidth = sqrt(baseline_halfwidth**2 + (Z80 * sd_known)**2)`, Z80 = 1.2816 (normal 80%), for the
+   balance and the daily flow alike. Without that frame the known flows are taken as certain.
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ from forecasts.backtest import (
 os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
 
 TOTAL = "total"
+Z80 = 1.2815515655446004
+COMPONENT_COLUMNS = {
+    "receivables": "known_receivables",
+    "payables": "known_payables",
+    "pipeline": "known_pipeline",
+}
 KNOWN_FLOW_SCHEMA = {"account_id": pl.Utf8, "flow_date": pl.Date, "amount": pl.Float64, "component": pl.Utf8}
 
 
@@ -147,20 +158,30 @@ def known_flows_per_series(known: pl.DataFrame, total_rates: dict[str, float]) -
     """Known flows summed per series and day: the account's own series, and 'total' for its members.
 
     Flows booked directly to 'total' count only there. `total_rates` maps member accounts to their rate.
+    Columns `unique_id, forecast_date, known_flow` and one `known_<component>` per COMPONENT_COLUMNS.
     """
-    own = known.select(pl.col("account_id").alias("unique_id"), "flow_date", "amount")
+    own = known.select(pl.col("account_id").alias("unique_id"), "flow_date", "amount", "component")
     rates = pl.DataFrame(
         {"account_id": list(total_rates), "rate": list(total_rates.values())},
         schema={"account_id": pl.Utf8, "rate": pl.Float64},
     )
     to_total = known.filter(pl.col("account_id") != TOTAL).join(rates, on="account_id", how="inner")
     to_total = to_total.select(
-        pl.lit(TOTAL).alias("unique_id"), "flow_date", (pl.col("amount") * pl.col("rate")).alias("amount")
+        pl.lit(TOTAL).alias("unique_id"),
+        "flow_date",
+        (pl.col("amount") * pl.col("rate")).alias("amount"),
+        "component",
     )
     return (
         pl.concat([own, to_total])
         .group_by("unique_id", "flow_date")
-        .agg(known_flow=pl.col("amount").sum())
+        .agg(
+            pl.col("amount").sum().alias("known_flow"),
+            *[
+                pl.col("amount").filter(pl.col("component") == comp).sum().alias(col)
+                for comp, col in COMPONENT_COLUMNS.items()
+            ],
+        )
         .rename({"flow_date": "forecast_date"})
     )
 
@@ -171,21 +192,47 @@ def assemble(
     last_balances: dict[str, float],
     known: pl.DataFrame,
     total_rates: dict[str, float],
+    known_var: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Flows and balances with their intervals; see the module docstring for the arithmetic."""
+    """Flows and balances with their intervals; see the module docstring for the arithmetic.
+
+    `known_var` (`unique_id, horizon_days, known_flow_var, known_balance_var`) widens the intervals.
+    """
     per_series = known_flows_per_series(known, total_rates)
     balances = pl.DataFrame(
         {"unique_id": list(last_balances), "last_balance": list(last_balances.values())},
         schema={"unique_id": pl.Utf8, "last_balance": pl.Float64},
     )
+    if known_var is None:
+        known_var = pl.DataFrame(
+            schema={
+                "unique_id": pl.Utf8,
+                "horizon_days": pl.Int64,
+                "known_flow_var": pl.Float64,
+                "known_balance_var": pl.Float64,
+            }
+        )
+    known_cols = ["known_flow", *COMPONENT_COLUMNS.values()]
     frame = (
         baseline.join(widths, on=["unique_id", "horizon_days"], how="left")
         .join(per_series, on=["unique_id", "forecast_date"], how="left")
         .join(balances, on="unique_id", how="left")
-        .with_columns(pl.col("known_flow").fill_null(0.0), pl.col("last_balance").fill_null(0.0))
+        .join(known_var, on=["unique_id", "horizon_days"], how="left")
+        .with_columns(
+            *[pl.col(c).fill_null(0.0) for c in known_cols],
+            pl.col("last_balance").fill_null(0.0),
+            pl.col("known_flow_var").fill_null(0.0),
+            pl.col("known_balance_var").fill_null(0.0),
+        )
         .sort("unique_id", "horizon_days")
         .with_columns(flow_p50=pl.col("baseline_flow") + pl.col("known_flow"))
         .with_columns(p50=pl.col("last_balance") + pl.col("flow_p50").cum_sum().over("unique_id"))
+        .with_columns(
+            flow_halfwidth=(pl.col("flow_halfwidth") ** 2 + Z80**2 * pl.col("known_flow_var")).sqrt(),
+            balance_halfwidth=(
+                pl.col("balance_halfwidth") ** 2 + Z80**2 * pl.col("known_balance_var")
+            ).sqrt(),
+        )
     )
     return frame.with_columns(
         flow_p10=pl.col("flow_p50") - pl.col("flow_halfwidth"),
@@ -218,6 +265,7 @@ def forecast_rows(
             "flow_p90",
             "baseline_flow",
             "known_flow",
+            *COMPONENT_COLUMNS.values(),
             "model",
             "currency",
             pl.lit(basis).alias("balance_basis"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
-from forecasts.cash import KNOWN_FLOW_SCHEMA, TOTAL, empty_known_flows
+from forecasts.cash import TOTAL
 from ledgerlake.errors import LedgerlakeError
 from ledgerlake.warehouse import Warehouse
 
@@ -164,69 +164,262 @@ def _basis(from_table: set[str], accounts: set[str]) -> str:
     return "mixed" if from_table else "cumulative_transactions"
 
 
-# Known flows: open documents due inside the horizon. Column names are matched from these candidates.
-_KNOWN_SOURCES = {"fct_invoices": ("receivables", 1.0), "fct_bills": ("payables", -1.0)}
-_DUE_COLS = ("due_date",)
-_OPEN_COLS = ("amount_open", "open_amount", "amount_due", "balance_due", "balance")
+# --- known flows -----------------------------------------------------------------------------------
+# Column names are matched from candidates, so that older or hand-made marts still work.
+_INVOICE_COLS = {
+    "doc_id": ("invoice_id",),
+    "key": ("customer_id",),
+    "issue_date": ("issue_date",),
+    "due_date": ("due_date",),
+    "last_paid_date": ("last_paid_date",),
+    "amount": ("amount_open", "open_amount", "amount_due", "balance_due", "balance"),
+    "total_amount": ("total_amount",),
+    "currency": ("currency",),
+    "status": ("status",),
+    "is_voided": ("is_voided",),
+}
+_BILL_COLS = {**_INVOICE_COLS, "doc_id": ("bill_id",), "key": ("vendor_id",), "issue_date": ("bill_date",)}
+_DEAL_COLS = {
+    "deal_id": ("deal_id",),
+    "stage": ("stage",),
+    "is_closed": ("is_closed",),
+    "is_won": ("is_won",),
+    "amount": ("amount",),
+    "currency": ("currency",),
+    "probability": ("probability",),
+    "close_date": ("closed_at",),
+    "days_to_invoice": ("days_to_invoice",),
+}
+_TYPES = {
+    "doc_id": pl.Utf8,
+    "key": pl.Utf8,
+    "issue_date": pl.Date,
+    "due_date": pl.Date,
+    "last_paid_date": pl.Date,
+    "amount": pl.Float64,
+    "total_amount": pl.Float64,
+    "currency": pl.Utf8,
+    "status": pl.Utf8,
+    "is_voided": pl.Boolean,
+    "deal_id": pl.Utf8,
+    "stage": pl.Utf8,
+    "is_closed": pl.Boolean,
+    "is_won": pl.Boolean,
+    "probability": pl.Float64,
+    "close_date": pl.Date,
+    "days_to_invoice": pl.Float64,
+}
+
+
+@dataclass
+class KnownFlows:
+    """The settlement items booked to accounts, plus what the summary reports about them."""
+
+    items: pl.DataFrame  # known_flows.ITEM_SCHEMA + account_id
+    notes: list[str] = field(default_factory=list)
+    info: dict[str, object] = field(default_factory=dict)
+
+
+def _read(
+    wh: Warehouse, table: str, wanted: dict[str, tuple[str, ...]], required: tuple[str, ...]
+) -> pl.DataFrame | None:
+    """`table` with the `wanted` aliases (missing optional columns as nulls); None without a required one."""
+    if not wh.table_exists("marts", table):
+        return None
+    cols = set(wh.query(f"select * from marts.{table} limit 0").columns)
+    found = {alias: next((c for c in cands if c in cols), None) for alias, cands in wanted.items()}
+    if any(found[r] is None for r in required):
+        return None
+    df = wh.query(
+        "select "
+        + ", ".join(f"{c} as {alias}" for alias, c in found.items() if c is not None)
+        + f" from marts.{table}"
+    )
+    return df.with_columns(
+        [pl.lit(None, dtype=_TYPES[a]).alias(a) for a, c in found.items() if c is None]
+    ).select([pl.col(a).cast(_TYPES[a]) for a in wanted])
+
+
+def _open_and_paid(docs: pl.DataFrame, functional: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    live = docs.filter(
+        ~pl.col("is_voided").fill_null(False) & (pl.col("status").fill_null("") != "voided")
+    ).with_columns(pl.col("currency").fill_null(functional))
+    is_open = pl.col("amount").fill_null(0.0).abs() > 0.005
+    paid = live.filter(~is_open & pl.col("last_paid_date").is_not_null())
+    return live.filter(is_open), paid
+
+
+def currency_accounts(tx: pl.DataFrame) -> dict[str, str]:
+    """Per currency, the bank account with the most booking days in it (where its known flows land)."""
+    counts = (
+        tx.group_by("currency", "account_id")
+        .len()
+        .sort("currency", "len", "account_id", descending=[False, True, False])
+    )
+    first = counts.group_by("currency", maintain_order=True).first()
+    return dict(zip(first["currency"].to_list(), first["account_id"].to_list(), strict=True))
+
+
+def currency_rates(wh: Warehouse, functional: str, as_of: date) -> dict[str, float]:
+    """Latest rate to the functional currency on or before as_of, per currency (functional: 1)."""
+    rates = {functional: 1.0}
+    fx = _fx_table(wh)
+    if fx is not None and not fx.is_empty():
+        upto = fx.filter(pl.col("ds") <= as_of)
+        last = (
+            (upto if not upto.is_empty() else fx).sort("ds").group_by("currency", maintain_order=True).last()
+        )
+        rates.update(dict(zip(last["currency"].to_list(), last["rate"].to_list(), strict=True)))
+    return rates
+
+
+@dataclass
+class KnownSources:
+    """The marts the known flows come from (None when a table is missing or lacks a needed column)."""
+
+    invoices: pl.DataFrame | None
+    bills: pl.DataFrame | None
+    deals: pl.DataFrame | None
+    accounts: dict[str, str]
+    rates: dict[str, float]
+
+
+def read_known_sources(wh: Warehouse, as_of: date, functional: str, tx: pl.DataFrame | None) -> KnownSources:
+    deals = _read(wh, "fct_deals", _DEAL_COLS, ("stage", "is_closed", "amount", "close_date"))
+    if deals is not None:
+        deals = deals.with_columns(
+            pl.col("is_won").fill_null(False), pl.col("currency").fill_null(functional)
+        )
+    return KnownSources(
+        invoices=_read(wh, "fct_invoices", _INVOICE_COLS, ("due_date", "amount")),
+        bills=_read(wh, "fct_bills", _BILL_COLS, ("due_date", "amount")),
+        deals=deals,
+        accounts=currency_accounts(tx) if tx is not None and not tx.is_empty() else {},
+        rates=currency_rates(wh, functional, as_of),
+    )
+
+
+def documents_as_of(docs: pl.DataFrame, cutoff: date) -> pl.DataFrame:
+    """The documents as they stood at `cutoff` (for the backtest): issued by then; one paid after it
+    was open for its total then (partial payments before the cutoff are not known and ignored)."""
+    paid_after = pl.col("last_paid_date").is_not_null() & (pl.col("last_paid_date") > cutoff)
+    return docs.filter(pl.col("issue_date").is_null() | (pl.col("issue_date") <= cutoff)).with_columns(
+        amount=pl.when(paid_after).then(pl.coalesce("total_amount", "amount")).otherwise(pl.col("amount")),
+        last_paid_date=pl.when(paid_after).then(None).otherwise(pl.col("last_paid_date")),
+    )
+
+
+def known_from_sources(
+    src: KnownSources, as_of: date, horizon: int, functional: str, with_pipeline: bool = True
+) -> KnownFlows:
+    """Settlement items of the open documents and deals in `src`, booked to accounts."""
+    from forecasts import known_flows as kf
+
+    frames = [kf.empty_items()]
+    info: dict[str, object] = {}
+    invoices, bills, deals = src.invoices, src.bills, src.deals
+    customer_delays = kf.Delays(company=[])
+    if invoices is not None:
+        open_inv, paid_inv = _open_and_paid(invoices, functional)
+        customer_delays = kf.delays_from_history(paid_inv, open_inv, as_of, key="key")
+        frames.append(kf.document_items(open_inv, customer_delays, "receivables", 1.0, as_of, horizon))
+        info["receivables"] = {
+            "open_documents": open_inv.height,
+            "paid_history": len(customer_delays.company),
+            "customers_with_own_delays": len(customer_delays.by_key),
+            "median_delay_days": _median(customer_delays.company),
+            "never_paid_share": round(customer_delays.never_share, 4),
+        }
+    if bills is not None:
+        open_bills, paid_bills = _open_and_paid(bills, functional)
+        bill_delays = kf.delays_from_history(paid_bills, open_bills, as_of)
+        frames.append(kf.document_items(open_bills, bill_delays, "payables", -1.0, as_of, horizon))
+        info["payables"] = {
+            "open_documents": open_bills.height,
+            "paid_history": len(bill_delays.company),
+            "median_delay_days": _median(bill_delays.company),
+            "never_paid_share": round(bill_delays.never_share, 4),
+        }
+    if deals is not None and with_pipeline:
+        calib = kf.calibrate_stages(deals)
+        lags = deals["days_to_invoice"].drop_nulls().to_list()
+        lag = round(_median(lags) or 0) if lags else 0
+        terms_all = (
+            []
+            if invoices is None
+            else invoices.filter(pl.col("issue_date").is_not_null() & pl.col("due_date").is_not_null())
+            .select(t=(pl.col("due_date") - pl.col("issue_date")).dt.total_days())["t"]
+            .to_list()
+        )
+        terms = round(_median(terms_all) or 0) if terms_all else kf.DEFAULT_TERMS_DAYS
+        open_deals = deals.filter(~pl.col("is_closed"))
+        frames.append(
+            kf.pipeline_items(open_deals, calib.probability, lag, terms, customer_delays, as_of, horizon)
+        )
+        info["pipeline"] = {
+            "open_deals": open_deals.height,
+            "stage_probability": calib.as_dict(),
+            "invoice_lag_days": lag,
+            "invoice_lag_source": "median fct_deals.days_to_invoice" if lags else "none observed: 0",
+            "payment_terms_days": terms,
+            "payment_terms_source": "median invoice due_date - issue_date" if terms_all else "default",
+        }
+    routed, notes = kf.route(pl.concat(frames), src.accounts, src.rates)
+    info["accounts_by_currency"] = src.accounts
+    return KnownFlows(items=routed, notes=notes, info=info)
 
 
 def load_known_flows(
-    wh: Warehouse, as_of: date, horizon: int, functional: str
-) -> tuple[pl.DataFrame, list[str]]:
-    """Open receivables (+) and payables (-) due in (as_of, as_of + horizon], booked to 'total'.
+    wh: Warehouse, as_of: date, horizon: int, functional: str, tx: pl.DataFrame | None = None
+) -> KnownFlows:
+    """Open receivables (+), open payables (-) and the CRM pipeline (+) settling in (as_of, as_of + horizon].
 
-    Empty when `marts.fct_invoices`/`marts.fct_bills` don't exist. Overdue items are not included: when
-    they will be paid is not known. Only documents in the functional currency are taken (when the table
-    has a `currency` column).
+    See `forecasts.known_flows` for the method. Each item goes to the bank account of its currency
+    (`currency_accounts` of `tx`); a currency without an account goes to 'total' at its FX rate.
+    Missing tables simply contribute nothing.
     """
-    frames = [empty_known_flows()]
-    notes: list[str] = []
-    for table, (component, sign) in _KNOWN_SOURCES.items():
-        if not wh.table_exists("marts", table):
-            continue
-        cols = set(wh.query(f"select * from marts.{table} limit 0").columns)
-        due = next((c for c in _DUE_COLS if c in cols), None)
-        amount = next((c for c in _OPEN_COLS if c in cols), None)
-        if due is None or amount is None:
-            notes.append(f"marts.{table} has no due date / open amount column: not used as known flows")
-            continue
-        frames.append(
-            _known_from(
-                wh, table, due, amount, "currency" in cols, functional, component, sign, as_of, horizon
-            )
-        )
-    known = pl.concat(frames)
-    return known, notes
+    return known_from_sources(read_known_sources(wh, as_of, functional, tx), as_of, horizon, functional)
 
 
-def _known_from(
-    wh: Warehouse,
-    table: str,
-    due: str,
-    amount: str,
-    has_currency: bool,
-    functional: str,
-    component: str,
-    sign: float,
-    as_of: date,
-    horizon: int,
-) -> pl.DataFrame:
-    p = wh.param
-    where = f"{due} > {p} and {due} <= {p} and {amount} is not null and {amount} <> 0"
-    params: list[object] = [as_of, as_of + timedelta(days=horizon)]
-    if has_currency:
-        where += f" and currency = {p}"
-        params.append(functional)
+def _median(xs: list[int] | list[float]) -> float | None:
+    if not xs:
+        return None
+    s = sorted(xs)
+    m = len(s) // 2
+    return float(s[m]) if len(s) % 2 else (s[m - 1] + s[m]) / 2
+
+
+def load_explained(wh: Warehouse) -> tuple[pl.DataFrame, dict[str, object]]:
+    """Daily sum of the bank lines that settle invoices or bills: `account_id, ds, y_explained`.
+
+    A bank line is explained when `marts.reconciliation_matches` matches it (counterpart_type
+    'ledger_entry') to a `marts.fct_gl_entries` entry whose source_entity is Payment or BillPayment.
+    Empty when those marts don't exist.
+    """
+    schema = {"account_id": pl.Utf8, "ds": pl.Date, "y_explained": pl.Float64}
+    if not (
+        wh.table_exists("marts", "reconciliation_matches") and wh.table_exists("marts", "fct_gl_entries")
+    ):
+        return pl.DataFrame(schema=schema), {"explained_bank_lines": 0}
     sql = (
-        f"select cast({due} as date) as flow_date, sum(cast({amount} as double precision)) as amount "
-        f"from marts.{table} where {where} group by cast({due} as date)"
+        "select cast(t.account_id as varchar) as account_id, cast(t.booking_date as date) as ds, "
+        "sum(cast(t.amount as double precision)) as y_explained, count(*) as n, "
+        "sum(case when t.amount > 0 then cast(t.amount as double precision) else 0 end) as receipts "
+        f"from {TX_TABLE} t where t.booking_date is not null and t.amount is not null "
+        "and t.account_id is not null and t.bank_transaction_id in ("
+        "select r.bank_transaction_id from marts.reconciliation_matches r "
+        "join marts.fct_gl_entries g on g.entry_id = r.counterpart_id "
+        "where r.counterpart_type = 'ledger_entry' and g.source_entity in ('Payment', 'BillPayment')) "
+        "group by cast(t.account_id as varchar), cast(t.booking_date as date)"
     )
-    df = wh.query(sql, params)
+    df = wh.query(sql)
+    info: dict[str, object] = {
+        "explained_bank_lines": int(df["n"].sum() or 0) if not df.is_empty() else 0,
+        "explained_receipts": round(float(df["receipts"].sum() or 0.0), 2) if not df.is_empty() else 0.0,
+        "explained_payments": round(float((df["y_explained"] - df["receipts"]).sum() or 0.0), 2)
+        if not df.is_empty()
+        else 0.0,
+    }
     if df.is_empty():
-        return empty_known_flows()
-    return df.select(
-        pl.lit(TOTAL).alias("account_id"),
-        pl.col("flow_date").cast(pl.Date),
-        (pl.col("amount").cast(pl.Float64) * sign).alias("amount"),
-        pl.lit(component).alias("component"),
-    ).cast(KNOWN_FLOW_SCHEMA)
+        return pl.DataFrame(schema=schema), info
+    return df.select("account_id", pl.col("ds").cast(pl.Date), pl.col("y_explained").cast(pl.Float64)), info

@@ -227,26 +227,36 @@ def _reconciliation(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
 
 
 def _forecast(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    """The latest backtest on the company's total cash: the whole forecast (residual baseline +
+    known flows, `total_all_flows`) when it was scored, else the baseline on all flows (`total`),
+    against SeasonalNaive(7) on the same series and windows."""
     if not wh.table_exists("marts", "forecast_backtest"):
         return None
     bt = wh.query(
-        "select unique_id, model, horizon_bucket, cast(mase as double) as mase, "
-        "cast(coverage_80 as double) as coverage_80, is_selected from marts.forecast_backtest "
+        "select unique_id, model, cast(mase as double precision) as mase, "
+        "cast(coverage_80 as double precision) as coverage_80, is_selected from marts.forecast_backtest "
         "where as_of_date = (select max(as_of_date) from marts.forecast_backtest) "
-        "and unique_id = 'total' and horizon_bucket = 'all'"
+        "and unique_id in ('total', 'total_all_flows') and horizon_bucket = 'all'"
     )
-    if bt.is_empty():
-        return None
-    selected = bt.filter(pl.col("is_selected"))
-    snaive = bt.filter(pl.col("model") == "SeasonalNaive")
-    if selected.is_empty() or snaive.is_empty():
-        return None
-    return {
-        "model": selected["model"][0],
-        "mase_vs_seasonal_naive": round(selected["mase"][0] / snaive["mase"][0], 4),
-        "coverage_80": round(selected["coverage_80"][0], 4),
-        "note": "on the warehouse's daily cash (equal to the truth's when cash.balance_max_abs_diff is 0)",
-    }
+    out: dict[str, Any] = {}
+    for series in ("total_all_flows", "total"):
+        rows = bt.filter(pl.col("unique_id") == series)
+        selected = rows.filter(pl.col("is_selected"))
+        snaive = rows.filter(pl.col("model") == "SeasonalNaive")
+        if selected.is_empty() or snaive.is_empty() or not snaive["mase"][0]:
+            continue
+        metrics = {
+            "model": selected["model"][0],
+            "mase_vs_seasonal_naive": round(selected["mase"][0] / snaive["mase"][0], 4),
+            "coverage_80": round(selected["coverage_80"][0], 4),
+        }
+        if not out:
+            out = {**metrics, "series": series}
+        else:
+            out[f"{series}_baseline"] = metrics
+    if out:
+        out["note"] = "rolling-origin backtest on the warehouse's daily cash (equal to the truth's: see cash)"
+    return out or None
 
 
 def _entities(wh: Warehouse, truth: Path) -> dict[str, Any] | None:

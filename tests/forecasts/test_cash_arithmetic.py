@@ -79,7 +79,9 @@ def test_known_flows_of_an_account_outside_total_stay_on_the_account() -> None:
         },
         schema=cash.KNOWN_FLOW_SCHEMA,
     )
-    per = cash.known_flows_per_series(known, {"eur-1": 1.0})
+    per = cash.known_flows_per_series(known, {"eur-1": 1.0}).select(
+        "unique_id", "forecast_date", "known_flow"
+    )
     assert per.to_dicts() == [
         {"unique_id": "usd-1", "forecast_date": AS_OF + timedelta(days=1), "known_flow": 50.0}
     ]

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import forecasts
-from forecasts import cash, inputs
+from forecasts import cash, inputs, known_flows
 from ledgerlake.errors import LedgerlakeError
 from ledgerlake.warehouse import Warehouse
 
@@ -184,22 +184,26 @@ def test_known_flows_from_invoices_and_bills(tmp_path: Path) -> None:
             }
         ),
     )
-    known, notes = inputs.load_known_flows(wh, as_of, 30, "EUR")
+    loaded = inputs.load_known_flows(wh, as_of, 30, "EUR", inputs.load_transactions(wh))
+    known = known_flows.expected_flows(loaded.items)
+    # no paid history: paid on the due date; i2 is due (unpaid) already, i4 after the horizon.
+    # EUR goes to the EUR account with the most booking days (a tie: the first id); no USD account
+    # and no FX rate: the bill is dropped, and said so.
     assert known.to_dicts() == [
         {
-            "account_id": "total",
+            "account_id": "acc-1",
             "flow_date": as_of + timedelta(days=3),
             "amount": 125.0,
             "component": "receivables",
         }
     ]
-    assert notes == []
+    assert loaded.notes == ["known flows in USD dropped: no bank account and no FX rate for that currency"]
 
 
 def test_without_invoice_tables_known_flows_are_empty(tmp_path: Path) -> None:
     wh = _warehouse(tmp_path / "w.duckdb", synthetic_transactions(days=70))
-    known, notes = inputs.load_known_flows(wh, date(2025, 3, 31), 30, "EUR")
-    assert known.is_empty() and notes == []
+    loaded = inputs.load_known_flows(wh, date(2025, 3, 31), 30, "EUR")
+    assert loaded.items.is_empty() and loaded.notes == []
 
 
 def test_foreign_account_joins_total_only_with_fx_rates(tmp_path: Path) -> None:

@@ -6,6 +6,12 @@
 --                       reference, appears in the bank text; amounts agree (or, for transfers booked
 --                       in the functional currency, the reference alone)
 --   ledger_amount_date  same account, same amount, dates at most the window apart, unique both ways
+--   ledger_text_amount_date  as above where several candidates exist, but the ledger note is the bank
+--                       text (hand-keyed entries copy the statement's descriptor), unique both ways
+--   ledger_amount_date_order  several bank lines and as many postings of one amount on one account
+--                       within the window (a payment made twice and booked twice): paired in date order
+--   ledger_text_date    the same text within the window whose amounts differ by at most 10 %: a keying
+--                       error in the ledger, reported as an amount_mismatch
 --   ledger_transfer_pair the other leg of a transfer whose first leg matched a posting of a ledger
 --                       entry: that entry's posting on the other leg's account (e.g. the EUR side of
 --                       an FX conversion booked in the functional currency, so no amount agrees)
@@ -129,12 +135,119 @@ by_amount as (
     where per_bank = 1 and per_ledger = 1
 ),
 
+open_bank_3 as (
+    select *, upper(regexp_replace(text, '[^A-Za-z0-9]', '', 'g')) as text_key
+    from open_bank_2 where bank_transaction_id not in (select bank_transaction_id from by_amount)
+),
+
+open_ledger_3 as (
+    select *, upper(regexp_replace(note, '[^A-Za-z0-9]', '', 'g')) as note_key
+    from open_ledger_2 where ledger_line_id not in (select ledger_line_id from by_amount)
+),
+
+text_candidates as (
+    select
+        open_bank_3.bank_transaction_id,
+        open_ledger_3.ledger_line_id,
+        count(*) over (partition by open_bank_3.bank_transaction_id) as per_bank,
+        count(*) over (partition by open_ledger_3.ledger_line_id) as per_ledger
+    from open_bank_3
+    inner join open_ledger_3
+        on open_bank_3.account_id = open_ledger_3.account_id
+        and abs(open_bank_3.amount - open_ledger_3.amount) <= {{ tol }}
+        and open_ledger_3.note_key <> ''
+        and open_bank_3.text_key like open_ledger_3.note_key || '%'
+        and open_bank_3.booking_date between {{ dbt.dateadd('day', -window, 'open_ledger_3.posted_date') }}
+            and {{ dbt.dateadd('day', window, 'open_ledger_3.posted_date') }}
+),
+
+by_text as (
+    select bank_transaction_id, ledger_line_id, 'ledger_text_amount_date' as rule, 0.8 as confidence
+    from text_candidates
+    where per_bank = 1 and per_ledger = 1
+),
+
+open_bank_4 as (
+    select * from open_bank_3 where bank_transaction_id not in (select bank_transaction_id from by_text)
+),
+
+open_ledger_4 as (
+    select * from open_ledger_3 where ledger_line_id not in (select ledger_line_id from by_text)
+),
+
+ordered_bank as (
+    select
+        open_bank_4.*,
+        row_number() over (partition by account_id, amount order by booking_date, bank_transaction_id) as n,
+        count(*) over (partition by account_id, amount) as group_size
+    from open_bank_4
+),
+
+ordered_ledger as (
+    select
+        open_ledger_4.*,
+        row_number() over (partition by account_id, amount order by posted_date, ledger_line_id) as n,
+        count(*) over (partition by account_id, amount) as group_size
+    from open_ledger_4
+),
+
+by_order as (
+    select ordered_bank.bank_transaction_id, ordered_ledger.ledger_line_id, 'ledger_amount_date_order' as rule,
+        0.7 as confidence
+    from ordered_bank
+    inner join ordered_ledger
+        on ordered_bank.account_id = ordered_ledger.account_id
+        and ordered_bank.amount = ordered_ledger.amount
+        and ordered_bank.n = ordered_ledger.n
+        and ordered_bank.group_size = ordered_ledger.group_size
+        and ordered_bank.group_size > 1
+        and ordered_bank.booking_date between {{ dbt.dateadd('day', -window, 'ordered_ledger.posted_date') }}
+            and {{ dbt.dateadd('day', window, 'ordered_ledger.posted_date') }}
+),
+
+open_bank_5 as (
+    select * from open_bank_4 where bank_transaction_id not in (select bank_transaction_id from by_order)
+),
+
+open_ledger_5 as (
+    select * from open_ledger_4 where ledger_line_id not in (select ledger_line_id from by_order)
+),
+
+near_candidates as (
+    select
+        open_bank_5.bank_transaction_id,
+        open_ledger_5.ledger_line_id,
+        count(*) over (partition by open_bank_5.bank_transaction_id) as per_bank,
+        count(*) over (partition by open_ledger_5.ledger_line_id) as per_ledger
+    from open_bank_5
+    inner join open_ledger_5
+        on open_bank_5.account_id = open_ledger_5.account_id
+        and sign(open_bank_5.amount) = sign(open_ledger_5.amount)
+        and abs(open_bank_5.amount - open_ledger_5.amount) <= 0.1 * abs(open_bank_5.amount)
+        and open_ledger_5.note_key <> ''
+        and open_bank_5.text_key like open_ledger_5.note_key || '%'
+        and open_bank_5.booking_date between {{ dbt.dateadd('day', -window, 'open_ledger_5.posted_date') }}
+            and {{ dbt.dateadd('day', window, 'open_ledger_5.posted_date') }}
+),
+
+by_near as (
+    select bank_transaction_id, ledger_line_id, 'ledger_text_date' as rule, 0.6 as confidence
+    from near_candidates
+    where per_bank = 1 and per_ledger = 1
+),
+
 first_pass as (
     select * from by_link
     union all
     select * from by_reference
     union all
     select * from by_amount
+    union all
+    select * from by_text
+    union all
+    select * from by_order
+    union all
+    select * from by_near
 ),
 
 transfer_legs as (

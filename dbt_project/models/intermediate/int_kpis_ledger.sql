@@ -5,8 +5,9 @@
 --   close_duration_days  business days from month end to the creation of the last posting dated in the
 --                        month, for months the ledger has closed (a month-end adjusting entry is posted)
 --   audit_trail_coverage GL lines whose document has a source chain (marts.audit_trail) / all GL lines
---   duplicate_payments_count / _value  bill payments that repeat an earlier one to the same vendor
---                        (name normalised) for the same amount within the window, functional currency
+--   duplicate_payments_count / _value  bill payments that repeat an earlier one to the same resolved
+--                        vendor (int_vendors_resolved) for the same amount and the same reference (the paying bank
+--                        line's text, else the note) within the window, functional currency
 {%- set window_days = 7 %}
 with postings as (
     select distinct source_entity, source_record_id, posted_date, created_at
@@ -66,27 +67,47 @@ invoices as (
     group by 1
 ),
 
+bill_payment_refs as (
+    -- what the payment says it pays: the paying bank line's text when the bank reconciliation found
+    -- it, else the ledger note; letters and digits only
+    select
+        payments.bill_payment_id,
+        upper(regexp_replace(coalesce(bank.remittance_info, payments.private_note, ''), '[^A-Za-z0-9]', '', 'g'))
+            as reference
+    from {{ ref('stg_quickbooks__bill_payments') }} as payments
+    left join {{ ref('int_bank_lines_booked') }} as booked on booked.entry_id = 'BillPayment:' || payments.bill_payment_id
+    left join {{ ref('fct_bank_transactions') }} as bank on bank.bank_transaction_id = booked.bank_transaction_id
+),
+
 bill_payments as (
     select
-        bill_payment_id,
-        transaction_date,
-        total_amount,
-        {{ round_money("total_amount * exchange_rate") }} as amount_functional,
-        currency,
-        lower(regexp_replace_portable) as vendor_key
-    from (
-        select *, {{ normalise_vendor_name('vendor_name') }} as regexp_replace_portable
-        from {{ ref('stg_quickbooks__bill_payments') }}
-    ) as p
+        p.bill_payment_id,
+        p.transaction_date,
+        p.total_amount,
+        {{ round_money("p.total_amount * p.exchange_rate") }} as amount_functional,
+        p.currency,
+        -- the resolved vendor (aliases like "AWS" and "Amazon Web Services" are one), else the name
+        coalesce(resolved.vendor_key, {{ normalise_vendor_name('p.vendor_name') }}) as vendor_key,
+        refs.reference
+    from {{ ref('stg_quickbooks__bill_payments') }} as p
+    left join bill_payment_refs as refs on refs.bill_payment_id = p.bill_payment_id
+    left join (
+        select qbo_vendor_id, min(vendor_key) as vendor_key
+        from {{ ref('int_vendors_resolved') }}
+        where qbo_vendor_id is not null
+        group by qbo_vendor_id
+    ) as resolved on resolved.qbo_vendor_id = p.vendor_id
 ),
 
 duplicates as (
+    -- the same vendor, amount and reference (the same invoice paid again) within the window
     select distinct later.bill_payment_id, later.transaction_date, later.amount_functional
     from bill_payments as later
     inner join bill_payments as earlier
         on earlier.vendor_key = later.vendor_key
         and earlier.total_amount = later.total_amount
         and earlier.currency = later.currency
+        and earlier.reference = later.reference
         and earlier.bill_payment_id <> later.bill_payment_id
         and (earlier.transaction_date < later.transaction_date
             or (earlier.transaction_date = later.transaction_date and earlier.bill_payment_id < later.bill_payment_id))
