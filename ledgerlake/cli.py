@@ -61,8 +61,12 @@ def print_summary(summary) -> None:  # noqa: ANN001 - RunSummary, imported lazil
     out.print(f"steps: {steps}")
     if summary.forecast:
         f = summary.forecast
-        metrics = {k: v for k, v in f.items() if isinstance(v, int | float | str)}
-        out.print("forecast: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+        shown = ("as_of_date", "horizon_days", "known_flow_rows", "mase_vs_seasonal_naive", "coverage_80",
+                 "anomalies_flags", "categorise_trained_on", "categorise_review_share")  # fmt: skip
+        parts = [f"{k}={round(f[k], 3) if isinstance(f[k], float) else f[k]}" for k in shown if k in f]
+        out.print(
+            "forecast: " + ", ".join(parts) + " (all metrics: ledgerlake eval, marts.forecast_backtest)"
+        )
     for s in summary.failed_sources:
         err.print(f"[red]source {s.source} failed:[/red] {s.error}")
     for f in summary.build_failures:

@@ -259,6 +259,13 @@ def run_all(
     if exports.exists():
         progress("ingest files")
         ingest_files(settings, [exports], summary)
+    legacy = sandbox_dir / "exports" / "legacy"
+    if legacy.exists():
+        from ingestion.legacy import load_legacy
+
+        progress("ingest legacy")
+        with timed(summary, "ingest legacy"):
+            summary.sources.append(load_legacy([legacy], settings.ingest_target()))
     record_load_runs(settings, summary)
     progress("build")
     build(settings, summary)

@@ -1,6 +1,7 @@
--- Daily rate of every currency the company banks in, to the functional currency, from the rates
--- the company actually realised on its own conversions (transfers between its accounts): the rate
--- of a day is the latest conversion on or before it (the first one before any conversion).
+-- Daily rate of every currency the company banks in, to the functional currency, from rates the
+-- company actually met: its own conversions (transfers between its accounts) and the rates its shop
+-- converted customers' payments at (Shopify's shop vs presentment totals). The rate of a day is the
+-- mean of that day's observations, else the latest before it (the first one before any).
 -- Grain: rate_date, currency. The functional currency itself has rate 1.
 with transfers as (
     select * from {{ ref('int_transfers_matched') }}
@@ -34,9 +35,26 @@ observations as (
         and transfers.out_currency <> '{{ var("functional_currency") }}'
 ),
 
+shop_observations as (
+    select
+        cast(created_at as date) as observed_on,
+        presentment_currency as currency,
+        cast(presentment_rate as {{ type_double() }}) as rate_to_functional
+    from {{ ref('stg_shopify__orders') }}
+    where currency = '{{ var("functional_currency") }}'
+        and presentment_currency <> '{{ var("functional_currency") }}'
+        and presentment_rate is not null
+),
+
+all_observations as (
+    select * from observations
+    union all
+    select * from shop_observations
+),
+
 daily_observations as (
     select observed_on, currency, avg(rate_to_functional) as rate_to_functional
-    from observations
+    from all_observations
     group by observed_on, currency
 ),
 
