@@ -207,6 +207,7 @@ def forecast(settings: Settings, summary: RunSummary) -> None:
     summary.forecast |= {
         f"categorise_{k}": v for k, v in categories.items() if isinstance(v, int | float | str)
     }
+    summary.forecast["anomalies_flags"] = sum((anomalies.get("flags_by_kind") or {}).values())
     summary.marts = mart_counts(settings)
 
 
