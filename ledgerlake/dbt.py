@@ -53,7 +53,7 @@ def dbt_vars(settings: Settings) -> dict[str, object]:
 def dbt_args(settings: Settings, command: str, *extra: str) -> list[str]:
     work = settings.dbt_dir
     return [
-        command,
+        *command.split(),  # "build", or e.g. "docs generate"
         "--project-dir", str(PROJECT_DIR),
         "--profiles-dir", str(PROJECT_DIR),
         "--target", settings.target,
