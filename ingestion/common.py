@@ -6,6 +6,10 @@ Contract for a source package `ingestion/<source>/`:
 - Records that break the contract are not dropped: the resource yields
   `quarantine_row(...)` wrapped by `to_quarantine(...)`, which routes it to the table `quarantine`
   of the source's dataset (`raw_<source>.quarantine`). dbt unions those into `marts.quarantine`.
+- Types are a contract (`ingestion.contracts`): each resource passes its records through
+  `guarded(..., TypeContract(table, hints, keys), ...)`, which quarantines a record whose value for a
+  known column has another type (reason `field <column>: expected <type>, got <type>`); new columns
+  evolve; every source sets `schema_contract=SCHEMA_CONTRACT` so that nothing becomes a variant column.
 - Counting: `ingestion.runner` derives seen/loaded/quarantined/duplicates per object from dlt's
   normalize info and the quarantine rows, and writes them to `raw_ledgerlake.load_runs`.
 """

@@ -20,6 +20,7 @@ from typing import Any
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from ingestion.common import ObjectCounts, SourceReport, Target, make_pipeline
+from ingestion.contracts import contract_violation_message
 from ledgerlake.errors import LedgerlakeError
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,9 @@ def _run_one(name: str, target: Target) -> SourceReport:
         pipeline.run(spec.build(), loader_file_format=file_format)
         row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
     except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
-        message = _missing_config_message(name, exc) or _one_line(exc)
+        message = (
+            _missing_config_message(name, exc) or contract_violation_message(name, exc) or _one_line(exc)
+        )
         report.error = message if message.startswith(f"{name}:") else f"{name}: {message}"
         log.warning("source %s failed: %s", name, report.error)
         if pipeline is not None and pipeline.has_pending_data:

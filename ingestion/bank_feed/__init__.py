@@ -25,6 +25,7 @@ from ingestion.bank_feed.helpers import (
     previously_loaded,
     sync_pages,
 )
+from ingestion.contracts import SCHEMA_CONTRACT, TypeContract, guarded
 from ingestion.runner import counter
 from ingestion.stripe.helpers import quarantined
 
@@ -109,7 +110,7 @@ def _accounts(client: RESTClient, base_url: str, credentials: dict[str, str]) ->
         yield account
 
 
-@dlt.source(name="bank_feed")
+@dlt.source(name="bank_feed", schema_contract=SCHEMA_CONTRACT)
 def bank_feed_source(
     base_url: str = dlt.config.value,
     client_id: str = dlt.secrets.value,
@@ -122,10 +123,15 @@ def bank_feed_source(
     credentials = {"client_id": client_id, "secret": secret, "access_token": access_token}
 
     def transactions() -> Iterator[Any]:
-        yield from _transactions(client, base_url, credentials, page_count)
+        keys = {"transaction_id": "text"}
+        contract = TypeContract("transactions", settings.COLUMN_HINTS, keys, max_nesting=0)
+        rows = _transactions(client, base_url, credentials, page_count)
+        yield from guarded(rows, contract, SOURCE, "transactions", lambda r: r.get("transaction_id"))
 
     def accounts() -> Iterator[Any]:
-        yield from _accounts(client, base_url, credentials)
+        contract = TypeContract("accounts", settings.ACCOUNT_COLUMN_HINTS, {"account_id": "text"})
+        rows = _accounts(client, base_url, credentials)
+        yield from guarded(rows, contract, SOURCE, "accounts", lambda r: r.get("account_id"))
 
     return [
         dlt.resource(

@@ -18,6 +18,7 @@ from dlt.sources import DltResource
 from requests import Session
 
 from ingestion.common import quarantine_row, to_quarantine
+from ingestion.contracts import SCHEMA_CONTRACT, TypeContract, guarded
 from ingestion.hubspot import settings
 from ingestion.hubspot.helpers import check_record, list_pages, make_session, search_pages, to_ms
 from ingestion.runner import counter
@@ -88,7 +89,7 @@ def _deal_companies(session: Session, base: str) -> Iterator[dict[str, Any]]:
     state["known"] = sorted(known)
 
 
-@dlt.source(name="hubspot")
+@dlt.source(name="hubspot", schema_contract=SCHEMA_CONTRACT)
 def hubspot_source(
     base_url: str = dlt.config.value, api_key: str = dlt.secrets.value
 ) -> Iterable[DltResource]:
@@ -98,12 +99,21 @@ def hubspot_source(
 
     def make(name: str) -> DltResource:
         def rows() -> Iterator[Any]:
-            yield from _objects(session, base, name)
+            cursor = {f"properties__{settings.OBJECTS[name][1]}": {"data_type": "timestamp"}}
+            contract = TypeContract(name, cursor, {"id": "text"})
+            yield from guarded(_objects(session, base, name), contract, SOURCE, name, lambda r: r.get("id"))
 
         return dlt.resource(rows, name=name, primary_key="id", write_disposition="merge")
 
+    def link_rows() -> Iterator[Any]:
+        contract = TypeContract("deals_companies", keys={"deal_id": "text", "company_id": "text"})
+        rows = _deal_companies(session, base)
+        yield from guarded(
+            rows, contract, SOURCE, "deals_companies", lambda r: f"{r.get('deal_id')}:{r.get('company_id')}"
+        )
+
     links = dlt.resource(
-        lambda: _deal_companies(session, base),
+        link_rows,
         name="deals_companies",
         primary_key=("deal_id", "company_id"),
         write_disposition="merge",

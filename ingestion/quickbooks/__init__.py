@@ -24,6 +24,7 @@ from dlt.sources import DltResource
 from requests import Session
 
 from ingestion.common import quarantine_row, to_quarantine
+from ingestion.contracts import SCHEMA_CONTRACT, TypeContract, guarded
 from ingestion.quickbooks import settings
 from ingestion.quickbooks.helpers import (
     cdc_deleted,
@@ -136,7 +137,9 @@ def _entity(session: Session, base: str, entity: str) -> Iterator[Any]:
 
 def _resource(session: Session, base: str, entity: str) -> DltResource:
     def rows() -> Iterator[Any]:
-        yield from _entity(session, base, entity)
+        contract = TypeContract(settings.table_name(entity), settings.CONTRACT_HINTS, {"Id": "text"})
+        table = settings.table_name(entity)
+        yield from guarded(_entity(session, base, entity), contract, SOURCE, table, lambda r: r.get("Id"))
 
     return dlt.resource(
         rows,
@@ -165,7 +168,7 @@ def _reports(session: Session, base: str) -> Iterator[dict[str, Any]]:
         }
 
 
-@dlt.source(name="quickbooks")
+@dlt.source(name="quickbooks", schema_contract=SCHEMA_CONTRACT)
 def quickbooks_source(
     base_url: str = dlt.config.value,
     api_key: str = dlt.secrets.value,

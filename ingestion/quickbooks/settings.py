@@ -35,6 +35,11 @@ COLUMN_HINTS: dict[str, dict[str, Any]] = {
     "_deleted_at": {"data_type": "timestamp"},
     "PrivateNote": {"data_type": "text"},
 }
+# what `ingestion.contracts.TypeContract` checks besides the loaded schema: the hints and the cursor
+CONTRACT_HINTS: dict[str, dict[str, Any]] = {
+    **COLUMN_HINTS,
+    "MetaData__LastUpdatedTime": {"data_type": "timestamp"},
+}
 
 # re-read records changed this long before the last cursor (late commits on the vendor side)
 OVERLAP_SECONDS = 600

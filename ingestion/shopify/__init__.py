@@ -24,6 +24,7 @@ import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.contracts import SCHEMA_CONTRACT, TypeContract, guarded
 from ingestion.runner import counter
 from ingestion.shopify import settings
 from ingestion.shopify.helpers import SOURCE, check_record, iter_pages, make_client, quarantined
@@ -58,7 +59,13 @@ def _resource(client: RESTClient, base_url: str, name: str) -> DltResource:
             on_cursor_value_missing="include",
         ),
     ) -> Iterator[Any]:
-        yield from _objects(client, base_url, name, str(updated_at.start_value or settings.INITIAL_CURSOR))
+        since = str(updated_at.start_value or settings.INITIAL_CURSOR)
+        contract = TypeContract(
+            name, settings.COLUMN_HINTS.get(name), settings.KEYS, max_nesting=settings.MAX_TABLE_NESTING
+        )
+        yield from guarded(
+            _objects(client, base_url, name, since), contract, SOURCE, name, lambda r: r.get("id")
+        )
 
     return dlt.resource(
         objects,
@@ -70,7 +77,7 @@ def _resource(client: RESTClient, base_url: str, name: str) -> DltResource:
     )
 
 
-@dlt.source(name="shopify")
+@dlt.source(name="shopify", schema_contract=SCHEMA_CONTRACT)
 def shopify_source(
     base_url: str = dlt.config.value,
     api_key: str = dlt.secrets.value,

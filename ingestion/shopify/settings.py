@@ -12,6 +12,8 @@ ENDPOINTS: dict[str, str] = {"orders": "orders", "customers": "customers"}
 # orders: status=any (Shopify returns only open orders by default)
 EXTRA_PARAMS: dict[str, dict[str, Any]] = {"orders": {"status": "any"}, "customers": {}}
 CURSOR = "updated_at"
+# frozen key columns (primary key and cursor), checked by `ingestion.contracts.TypeContract`
+KEYS: dict[str, str] = {"id": "bigint", CURSOR: "timestamp"}
 INITIAL_CURSOR = "2000-01-01T00:00:00+00:00"
 # re-read this many seconds before the last cursor: Shopify's updated_at can be written a moment
 # after a record is visible, so a record updated at the very end of the last run is read again

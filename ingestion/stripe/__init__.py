@@ -52,6 +52,7 @@ import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.contracts import SCHEMA_CONTRACT, TypeContract, guarded
 from ingestion.runner import counter
 from ingestion.stripe import settings
 from ingestion.stripe.events import EventFeed, Snapshot
@@ -60,6 +61,8 @@ from ingestion.stripe.helpers import check_record, iter_pages, make_client, quar
 SOURCE = "stripe"
 VERSION = settings.VERSION_COLUMN
 MEMBERS_STATE_KEY = "payout_members_fetched"
+# frozen key columns (primary key and cursor) of the object tables: checked by `TypeContract`
+KEYS = {"id": "text", "created": "bigint"}
 
 
 def _objects(client: RESTClient, base_url: str, name: str, since: int) -> Iterator[Any]:
@@ -183,19 +186,19 @@ def _event_floor() -> int:
 
 def _resource(client: RESTClient, base_url: str, name: str, feed: EventFeed) -> DltResource:
     uses_events = name in settings.EVENT_OBJECTS
+    hints = {**settings.COLUMN_HINTS.get(name, {}), VERSION: {"data_type": "bigint", "dedup_sort": "desc"}}
 
     def objects() -> Iterator[Any]:
-        yield from _read(client, base_url, name, feed if uses_events else None)
+        contract = TypeContract(name, hints, KEYS)
+        rows = _read(client, base_url, name, feed if uses_events else None)
+        yield from guarded(rows, contract, SOURCE, name, lambda r: r.get("id"))
 
     return dlt.resource(
         objects,
         name=name,
         primary_key="id",
         write_disposition="merge",
-        columns={
-            **settings.COLUMN_HINTS.get(name, {}),
-            VERSION: {"data_type": "bigint", "dedup_sort": "desc"},
-        },
+        columns=hints,
     )
 
 
@@ -203,7 +206,8 @@ def _events_resource(feed: EventFeed) -> DltResource:
     def events() -> Iterator[Any]:
         new = feed.events()
         yield from feed.rejected
-        yield from new
+        contract = TypeContract("events", settings.COLUMN_HINTS["events"], KEYS, max_nesting=0)
+        yield from guarded(new, contract, SOURCE, "events", lambda r: r.get("id"))
 
     return dlt.resource(
         events,
@@ -240,6 +244,10 @@ def _member_rows(client: RESTClient, base_url: str, payout: dict[str, Any]) -> I
                 }
 
 
+def _member_ref(row: dict[str, Any]) -> str:
+    return f"{row.get('payout_id')}/{row.get('balance_transaction_id')}"
+
+
 def _members_resource(client: RESTClient, base_url: str, payouts: DltResource) -> DltResource:
     def members(payout: Any) -> Iterator[Any]:
         if not isinstance(payout, dict) or payout.get("object") != "payout":
@@ -247,7 +255,9 @@ def _members_resource(client: RESTClient, base_url: str, payouts: DltResource) -
         fetched: dict[str, int] = dlt.current.source_state().setdefault(MEMBERS_STATE_KEY, {})
         if payout["id"] in fetched:
             return
-        yield from _member_rows(client, base_url, payout)
+        contract = TypeContract(settings.PAYOUT_MEMBERS, settings.COLUMN_HINTS[settings.PAYOUT_MEMBERS])
+        rows = _member_rows(client, base_url, payout)
+        yield from guarded(rows, contract, SOURCE, settings.PAYOUT_MEMBERS, _member_ref)
         fetched[payout["id"]] = payout["created"]
 
     return dlt.transformer(
@@ -260,7 +270,7 @@ def _members_resource(client: RESTClient, base_url: str, payouts: DltResource) -
     )
 
 
-@dlt.source(name="stripe")
+@dlt.source(name="stripe", schema_contract=SCHEMA_CONTRACT)
 def stripe_source(
     base_url: str = dlt.config.value, api_key: str = dlt.secrets.value
 ) -> Iterable[DltResource]:
