@@ -18,7 +18,9 @@ pages = {
     "Finance": [
         st.Page("views/overview.py", title="Overview", icon=":material/account_balance:", default=True),
         st.Page("views/cash_forecast.py", title="Cash forecast", icon=":material/trending_up:"),
+        st.Page("views/statements.py", title="Financial statements", icon=":material/request_quote:"),
         st.Page("views/reconciliation.py", title="Reconciliation", icon=":material/rule:"),
+        st.Page("views/expense_categories.py", title="Expense categories", icon=":material/category:"),
         st.Page("views/rollout.py", title="Rollout scorecard", icon=":material/flag:"),
     ],
     "Data": [

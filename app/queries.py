@@ -291,9 +291,10 @@ def runway(cash_total: float, window_days: int = 90) -> dict[str, Any]:
     return {"daily_net": daily, "months": months, "window_days": window_days}
 
 
-def due_in_30_days(mart: str) -> pl.DataFrame | None:
-    """Open amount due in the next 30 days from `marts.fct_invoices`/`fct_bills`, per currency; None
-    when the mart lacks a due date or an amount column."""
+def due_in_30_days(mart: str, day: date) -> pl.DataFrame | None:
+    """Open amount due in the 30 days from `day` (see `reference_day`) in `marts.fct_invoices`/`fct_bills`,
+    per currency (the functional one when the mart has functional amounts); None when the mart lacks a
+    due date or an amount column."""
     cols = columns("marts", mart)
     due = _first(cols, ("due_date", "due_at"))
     amount = _first(
@@ -310,18 +311,19 @@ def due_in_30_days(mart: str) -> pl.DataFrame | None:
     )
     if due is None or amount is None:
         return None
-    currency = "currency" if "currency" in cols else f"cast({_p()} as varchar)"
-    params: tuple[Any, ...] = () if "currency" in cols else (functional_currency(),)
+    by_currency = "currency" in cols and not amount.endswith("_functional")
+    currency = "currency" if by_currency else f"cast({_p()} as varchar)"
+    params: tuple[Any, ...] = () if by_currency else (functional_currency(),)
     open_filter = f"and cast({amount} as double precision) <> 0" if amount != "amount" else ""
     return query(
         f"""
         select {currency} as currency, count(*) as documents,
                cast(sum({amount}) as double precision) as amount
         from marts.{mart}
-        where cast({due} as date) >= current_date and cast({due} as date) < current_date + 30 {open_filter}
+        where cast({due} as date) >= {_p()} and cast({due} as date) < {_p()} + 30 {open_filter}
         group by 1 order by 1
         """,
-        params,
+        (*params, day, day),
     )
 
 
@@ -390,24 +392,72 @@ def exception_types() -> list[str]:
     return df["exception_type"].to_list()
 
 
-def exceptions(types: list[str], min_amount: float, max_age_days: int | None) -> pl.DataFrame:
-    """Exceptions of the chosen types (all when empty) with |amount| >= min_amount, newest first."""
+def _aged_exceptions() -> str:
+    """The exceptions with `record_date` (the booking date of their bank line, the posting date of their
+    ledger entry or the close date of their deal) and `age_days`: from the record's date to the latest
+    booked bank day (capped at today), or, with no record date, since detection."""
     cols = columns("marts", "reconciliation_exceptions")
-    extra = "".join(f", {c}" for c in ("detail", "bank_transaction_id", "counterpart_id") if c in cols)
+    joins, dates = [], []
+    if "bank_transaction_id" in cols:
+        joins.append(
+            "left join marts.fct_bank_transactions b "
+            "on cast(b.bank_transaction_id as varchar) = cast(e.bank_transaction_id as varchar)"
+        )
+        dates.append("b.booking_date")
+    if "counterpart_id" in cols and has_table("marts", "fct_gl_entries"):
+        joins.append(
+            "left join (select entry_id, min(posted_date) as posted_date from marts.fct_gl_entries "
+            "group by entry_id) g on g.entry_id = cast(e.counterpart_id as varchar)"
+        )
+        dates.append("g.posted_date")
+    if "counterpart_id" in cols and has_table("marts", "fct_deals"):
+        joins.append(
+            "left join marts.fct_deals d on cast(d.deal_id as varchar) = cast(e.counterpart_id as varchar)"
+        )
+        dates.append("cast(d.closed_at as date)")
+    if "counterpart_id" in cols and has_table("marts", "fct_invoices"):
+        joins.append(
+            "left join marts.fct_invoices i on cast(i.invoice_id as varchar) = cast(e.counterpart_id as varchar)"
+        )
+        dates.append("cast(i.issue_date as date)")
+    if "counterpart_id" in cols and has_table("staging", "stg_stripe__payouts"):
+        joins.append(
+            "left join staging.stg_stripe__payouts p on p.payout_id = cast(e.counterpart_id as varchar)"
+        )
+        dates.append("p.arrival_date")
+    record_date = f"coalesce({', '.join(dates)})" if dates else "cast(null as date)"
+    extra = "".join(f", e.{c}" for c in ("detail", "bank_transaction_id", "counterpart_id") if c in cols)
+    return f"""
+        with last_day as (
+            select least(current_date, max(booking_date)) as d from marts.fct_bank_transactions
+        ),
+        dated as (
+            select e.exception_id, e.exception_type, cast(e.amount as double precision) as amount,
+                   cast(e.record_ids as varchar) as record_ids{extra}, e.detected_at,
+                   {record_date} as record_date
+            from marts.reconciliation_exceptions e {" ".join(joins)}
+        )
+        select dated.*,
+               case when record_date is null then current_date - cast(detected_at as date)
+                    else last_day.d - record_date end as age_days
+        from dated, last_day
+    """
+
+
+def exceptions(types: list[str], min_amount: float, max_age_days: int | None) -> pl.DataFrame:
+    """Exceptions of the chosen types (all when empty) with |amount| >= min_amount and at most
+    `max_age_days` old (see `_aged_exceptions`), oldest record first."""
     where, params = [f"abs(amount) >= {_p()}"], [min_amount]
     if types:
         where.append(f"exception_type in {_in(types)}")
         params += types
     if max_age_days is not None:
-        where.append(f"cast(detected_at as date) >= current_date - {int(max_age_days)}")
+        where.append(f"age_days <= {int(max_age_days)}")
     return query(
         f"""
-        select exception_id, exception_type, cast(amount as double precision) as amount,
-               cast(record_ids as varchar) as record_ids{extra}, detected_at,
-               current_date - cast(detected_at as date) as age_days
-        from marts.reconciliation_exceptions
-        where {" and ".join(where)}
-        order by detected_at desc, exception_id
+        with aged as ({_aged_exceptions()})
+        select * from aged where {" and ".join(where)}
+        order by age_days desc, exception_type, exception_id
         """,
         tuple(params),
     )
@@ -415,15 +465,12 @@ def exceptions(types: list[str], min_amount: float, max_age_days: int | None) ->
 
 def exceptions_by_age() -> pl.DataFrame:
     return query(
-        """
-        with aged as (
-            select current_date - cast(detected_at as date) as age, abs(amount) as amount
-            from marts.reconciliation_exceptions
-        )
-        select case when age <= 7 then '0-7 days' when age <= 30 then '8-30 days'
-                    when age <= 90 then '31-90 days' else 'over 90 days' end as age_bucket,
-               count(*) as exceptions, cast(sum(amount) as double precision) as value
-        from aged group by 1 order by min(age)
+        f"""
+        with aged as ({_aged_exceptions()})
+        select case when age_days <= 7 then '0-7 days' when age_days <= 30 then '8-30 days'
+                    when age_days <= 90 then '31-90 days' else 'over 90 days' end as age_bucket,
+               count(*) as exceptions, cast(sum(abs(amount)) as double precision) as value
+        from aged group by 1 order by min(age_days)
         """
     )
 
@@ -438,15 +485,19 @@ def matches_by_rule() -> pl.DataFrame:
 
 
 def audit_for(record_ids: list[str]) -> pl.DataFrame | None:
-    """Audit-trail rows that mention any of the record ids; None when the trail has no id column."""
+    """Audit-trail rows that mention any of the record ids in any of its id columns; None when the trail
+    has no id column."""
     cols = columns("marts", "audit_trail")
-    key = _first(cols, ("record_id", "source_record_id", "entity_id", "object_id"))
-    if key is None or not record_ids:
+    keys = [
+        c
+        for c in ("record_id", "entry_id", "source_record_id", "bank_transaction_id", "invoice_id", "deal_id",
+                  "bill_id", "payout_id", "entity_id", "object_id")
+        if c in cols
+    ]  # fmt: skip
+    if not keys or not record_ids:
         return None
-    return query(
-        f"select * from marts.audit_trail where cast({key} as varchar) in {_in(record_ids)}",
-        tuple(record_ids),
-    )
+    where = " or ".join(f"cast({k} as varchar) in {_in(record_ids)}" for k in keys)
+    return query(f"select * from marts.audit_trail where {where}", tuple(record_ids) * len(keys))
 
 
 def bank_lines_for(record_ids: list[str]) -> pl.DataFrame:
@@ -748,3 +799,531 @@ def manifest_docs() -> dict[str, dict[str, Any]] | None:
 
 def month_trunc(column: str) -> str:
     return f"cast(date_trunc('month', {column}) as date)"
+
+
+# --- financial statements ------------------------------------------------------------------------
+
+
+def pnl_months(basis: str) -> pl.DataFrame:
+    """Revenue, expenses and net income per month on one basis (`accrual` or `cash`)."""
+    return query(
+        f"""
+        select month,
+               cast(sum(case when classification = 'Revenue' then amount else 0 end) as double precision)
+                   as revenue,
+               cast(sum(case when classification = 'Expense' then amount else 0 end) as double precision)
+                   as expenses,
+               cast(sum(case when classification = 'Revenue' then amount else -amount end) as double precision)
+                   as net_income
+        from marts.profit_and_loss where basis = {_p()}
+        group by month order by month
+        """,
+        (basis,),
+    )
+
+
+def pnl_accounts(basis: str) -> pl.DataFrame:
+    """The P&L in long form: one row per account and month, revenue first."""
+    return query(
+        f"""
+        select classification, account_name, month, cast(amount as double precision) as amount
+        from marts.profit_and_loss where basis = {_p()}
+        order by case classification when 'Revenue' then 0 else 1 end, account_name, month
+        """,
+        (basis,),
+    )
+
+
+def by_month_wide(long: pl.DataFrame, row_cols: list[str], month_col: str = "month") -> pl.DataFrame:
+    """Long `row_cols, month, amount` -> one column per month (YYYY-MM), plus a total."""
+    if long.is_empty():
+        return long
+    wide = long.with_columns(pl.col(month_col).cast(pl.Utf8).str.slice(0, 7)).pivot(
+        on=month_col, index=row_cols, values="amount", aggregate_function="sum"
+    )
+    months = [c for c in wide.columns if c not in row_cols]
+    return wide.with_columns(pl.sum_horizontal(months).alias("total")).fill_null(0.0)
+
+
+def balance_sheet_months() -> list[date]:
+    df = query("select distinct month_end from marts.balance_sheet order by month_end desc")
+    return df["month_end"].to_list()
+
+
+def balance_sheet(month_end: date) -> pl.DataFrame:
+    return query(
+        f"""
+        select classification, account_id, account_name, cast(balance as double precision) as balance
+        from marts.balance_sheet where month_end = {_p()}
+        order by case classification when 'Asset' then 0 when 'Liability' then 1 else 2 end, account_name
+        """,
+        (month_end,),
+    )
+
+
+def balance_sheet_totals(month_end: date) -> dict[str, float]:
+    df = query(
+        f"""
+        select classification, cast(sum(balance) as double precision) as total
+        from marts.balance_sheet where month_end = {_p()} group by classification
+        """,
+        (month_end,),
+    )
+    return {str(k): float(v or 0.0) for k, v in df.iter_rows()}
+
+
+def cash_flow(method: str) -> pl.DataFrame:
+    """`line_item, month, amount` of one method (`direct` or `indirect`); the direct method gets a
+    `net change in cash` line (receipts + payments), as the indirect one has."""
+    net = (
+        f"""
+        union all
+        select 'net change in cash' as line_item, month, cast(sum(amount) as double precision) as amount
+        from marts.cash_flow_statement where method = {_p()} group by month
+        """
+        if method == "direct"
+        else ""
+    )
+    return query(
+        f"""
+        with lines as (
+            select line_item, month, cast(amount as double precision) as amount
+            from marts.cash_flow_statement where method = {_p()}
+            {net}
+        )
+        select line_item, month, amount from lines
+        order by case when line_item in ('net_income', 'receipts') then 0
+                      when substring(line_item from 1 for 10) = 'net change' then 2 else 1 end, line_item, month
+        """,
+        (method, method) if net else (method,),
+    )
+
+
+def trial_balance_check() -> pl.DataFrame:
+    """Per day of the trial balance: the sum over all accounts (0 in a balanced ledger), worst first."""
+    return query(
+        """
+        select balance_date, count(*) as accounts,
+               cast(sum(balance) as double precision) as sum_of_balances,
+               cast(sum(debits) as double precision) as debits, cast(sum(credits) as double precision) as credits
+        from marts.trial_balance group by balance_date
+        order by abs(sum(balance)) desc, balance_date desc
+        """
+    )
+
+
+def trial_balance_at(day: date) -> pl.DataFrame:
+    return query(
+        f"""
+        select account_id, account_name, classification,
+               cast(case when balance > 0 then balance else 0 end as double precision) as debit_balance,
+               cast(case when balance < 0 then -balance else 0 end as double precision) as credit_balance
+        from marts.trial_balance where balance_date = {_p()} order by account_id
+        """,
+        (day,),
+    )
+
+
+AGING_ORDER = (
+    "case aging_bucket when 'current' then 0 when '1-30' then 1 when '31-60' then 2 "
+    "when '61-90' then 3 else 4 end"
+)
+
+
+def aging_buckets(mart: str) -> pl.DataFrame:
+    """Open items and amount (functional currency) per aging bucket of `marts.ar_aging`/`ap_aging`."""
+    return query(
+        f"""
+        select aging_bucket, count(*) as documents,
+               cast(sum(amount_open_functional) as double precision) as amount_open_functional,
+               max(as_of_date) as as_of_date
+        from marts.{mart} group by aging_bucket order by min({AGING_ORDER})
+        """
+    )
+
+
+def aging_items(mart: str) -> pl.DataFrame:
+    party = "customer_name" if mart == "ar_aging" else "vendor_name"
+    doc = "invoice_id" if mart == "ar_aging" else "bill_id"
+    return query(
+        f"""
+        select {doc}, {party}, due_date, days_past_due, aging_bucket, currency,
+               cast(amount_open as double precision) as amount_open,
+               cast(amount_open_functional as double precision) as amount_open_functional
+        from marts.{mart} order by days_past_due desc, {doc}
+        """
+    )
+
+
+# --- overview: what falls due, scorecard tiles ---------------------------------------------------
+
+
+def reference_day(mart: str) -> date:
+    """Today, or the latest document date when the data stops earlier (a sandbox on its own clock)."""
+    cols = columns("marts", mart)
+    issued = _first(cols, ("issue_date", "bill_date", "txn_date"))
+    if issued is None:
+        return query("select current_date as d")["d"][0]
+    return query(f"select least(current_date, max(cast({issued} as date))) as d from marts.{mart}")["d"][0]
+
+
+def open_by_due(mart: str, day: date) -> dict[str, float]:
+    """Open amount (functional currency when the mart has it) overdue on `day` and due in the 30 days
+    from `day`."""
+    cols = columns("marts", mart)
+    amount = _first(cols, ("amount_open_functional", "open_amount", "amount_open"))
+    if amount is None or "due_date" not in cols:
+        return {}
+    p = _p()
+    df = query(
+        f"""
+        select cast(sum(case when cast(due_date as date) < {p} then {amount} else 0 end) as double precision)
+                   as overdue,
+               cast(sum(case when cast(due_date as date) >= {p} and cast(due_date as date) < {p} + 30
+                        then {amount} else 0 end) as double precision) as due_30
+        from marts.{mart} where {amount} <> 0
+        """,
+        (day, day, day),
+    )
+    return {k: float(df[k][0] or 0.0) for k in ("overdue", "due_30")}
+
+
+def scorecard_tiles() -> pl.DataFrame:
+    cols = columns("marts", "rollout_scorecard")
+    extra = "".join(f", {c}" for c in ("unit", "direction", "latest_month") if c in cols)
+    return query(
+        f"""
+        select kpi, cast(baseline as double precision) as baseline, cast(current as double precision) as current,
+               cast(target as double precision) as target, cast(change as double precision) as change,
+               status{extra}
+        from marts.rollout_scorecard order by kpi
+        """
+    )
+
+
+# --- reconciliation: every record linked to an exception or a ledger entry -----------------------
+
+
+RAW_LEDGER_TABLES = {
+    "Invoice": "invoice",
+    "Payment": "payment",
+    "Bill": "bill",
+    "BillPayment": "bill_payment",
+    "Deposit": "deposit",
+    "JournalEntry": "journal_entry",
+}
+
+
+def _ids_in(sql_col: str, ids: list[str]) -> str:
+    return f"cast({sql_col} as varchar) in {_in(ids)}"
+
+
+def _split(values: list[Any]) -> set[str]:
+    out: set[str] = set()
+    for v in values:
+        if v is None:
+            continue
+        out |= {p.strip() for p in str(v).split(",") if p.strip()}
+    return out
+
+
+def _has_columns(mart: str, names: str) -> bool:
+    """The mart exists with these columns (a mart of an earlier shape is left out of the drill-down)."""
+    return has_table("marts", mart) and set(names.split()) <= set(columns("marts", mart))
+
+
+def linked_records(ids: list[str]) -> dict[str, pl.DataFrame]:
+    """Every record the ids lead to, following the warehouse's links twice over: ledger documents
+    (`fct_gl_entries` by entry, line or document id; the ledger_entry matches of bank lines), bank lines
+    (by id, ledger match, source_link), Stripe payouts and their charges, invoices and their deals.
+    An id `<account>:<YYYY-MM-DD>` (an unusual cash day) stands for the account's bank lines that day.
+    Keys: gl_lines, bank_lines, matches, payouts, payout_charges, invoices, deals (present when found)."""
+    seen = {i for i in ids if i}
+    out: dict[str, pl.DataFrame] = {}
+    has_m = _has_columns(
+        "reconciliation_matches", "record_id counterpart_id counterpart_type amount_difference"
+    )
+    has_gl = _has_columns("fct_gl_entries", "entry_id line_id source_entity source_record_id source_link")
+    has_inv = _has_columns("fct_invoices", "invoice_id invoice_number customer_name issue_date source_link")
+    has_deals = _has_columns("fct_deals", "deal_id invoice_id invoice_match_rule company_name")
+    for _ in range(2):  # two hops: exception -> bank line -> ledger entry -> its source
+        found = set(seen)
+        keys = sorted(seen)
+        if has_m:
+            m = query(
+                f"select rule, confidence, record_type, record_id, counterpart_type, counterpart_id, "
+                f"cast(amount_difference as double precision) as amount_difference from marts.reconciliation_matches "
+                f"where {_ids_in('record_id', keys)} or {_ids_in('counterpart_id', keys)}",
+                tuple(keys) * 2,
+            )
+            out["matches"] = m
+            found |= _split(m["record_id"].to_list()) | _split(m["counterpart_id"].to_list())
+        if has_gl:
+            keys = sorted(found)
+            gl = query(
+                f"""
+                select entry_id, line_id, posted_date, account_name, cast(debit as double precision) as debit,
+                       cast(credit as double precision) as credit, currency, source_entity, source_record_id,
+                       source_link, is_manual, description
+                from marts.fct_gl_entries
+                where {_ids_in("entry_id", keys)} or {_ids_in("line_id", keys)}
+                order by entry_id, line_id
+                """,
+                tuple(keys) * 2,
+            )
+            out["gl_lines"] = gl
+            found |= set(gl["entry_id"].to_list()) | _split(gl["source_link"].to_list())
+            found |= {f"{e}" for e in gl["source_record_id"].to_list() if e}
+        if has_inv:
+            keys = sorted(found)
+            inv = query(
+                f"""
+                select invoice_id, invoice_number, customer_name, issue_date, due_date, currency,
+                       cast(total_amount as double precision) as total_amount,
+                       cast(amount_open as double precision) as amount_open, status, source_link
+                from marts.fct_invoices
+                where {_ids_in("invoice_id", keys)} or {_ids_in("invoice_number", keys)}
+                   or 'Invoice:' || cast(invoice_id as varchar) in {_in(keys)}
+                """,
+                tuple(keys) * 3,
+            )
+            out["invoices"] = inv
+            found |= set(inv["invoice_id"].to_list()) | {f"Invoice:{i}" for i in inv["invoice_id"].to_list()}
+        if has_deals:
+            keys = sorted(found)
+            deals = query(
+                f"""
+                select deal_id, deal_name, company_name, stage, cast(amount as double precision) as amount,
+                       currency, closed_at, invoice_id, invoice_number, invoice_match_rule,
+                       cast(invoice_match_confidence as double precision) as invoice_match_confidence
+                from marts.fct_deals
+                where {_ids_in("deal_id", keys)} or {_ids_in("invoice_id", keys)}
+                """,
+                tuple(keys) * 2,
+            )
+            out["deals"] = deals
+            found |= set(deals["deal_id"].to_list()) | _split(deals["invoice_id"].to_list())
+        seen = found
+    keys = sorted(seen)
+    bank = query(
+        f"""
+        select cast(bank_transaction_id as varchar) as bank_transaction_id, cast(account_id as varchar) as account_id,
+               booking_date, cast(amount as double precision) as amount, currency, counterparty_name,
+               remittance_info
+        from marts.fct_bank_transactions
+        where {_ids_in("bank_transaction_id", keys)}
+           or cast(account_id as varchar) || ':' || cast(booking_date as varchar) in {_in(keys)}
+        order by booking_date
+        """,
+        tuple(keys) * 2,
+    )
+    out["bank_lines"] = bank
+    payouts = sorted(k for k in seen if k.startswith("po_"))
+    if payouts and has_table("staging", "stg_stripe__payouts"):
+        out["payouts"] = query(
+            f"""
+            select payout_id, arrival_date, currency, cast(amount as double precision) as amount, status,
+                   statement_descriptor
+            from staging.stg_stripe__payouts where {_ids_in("payout_id", payouts)}
+            """,
+            tuple(payouts),
+        )
+    if payouts and has_table("staging", "stg_stripe__payout_balance_transactions"):
+        out["payout_charges"] = query(
+            f"""
+            select payout_id, balance_transaction_id, type, currency, cast(amount as double precision) as amount,
+                   cast(fee as double precision) as fee, cast(net as double precision) as net
+            from staging.stg_stripe__payout_balance_transactions where {_ids_in("payout_id", payouts)}
+            order by payout_id, type, balance_transaction_id
+            """,
+            tuple(payouts),
+        )
+    return {k: v for k, v in out.items() if not v.is_empty()}
+
+
+def raw_payloads(linked: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
+    """The raw source rows behind the linked records: QuickBooks documents, HubSpot deals, Stripe payouts
+    and bank lines; each `{"table", "matched_by", "payload"}`."""
+    out: list[dict[str, Any]] = []
+    docs = {}
+    if "gl_lines" in linked:
+        for entity, rid in (
+            linked["gl_lines"].select("source_entity", "source_record_id").unique().iter_rows()
+        ):
+            if entity in RAW_LEDGER_TABLES and rid is not None:
+                docs[(entity, str(rid))] = f"raw_quickbooks.{RAW_LEDGER_TABLES[entity]}"
+    lookups = [(table, "id", rid) for (_, rid), table in sorted(docs.items())]
+    lookups += [
+        ("raw_hubspot.deals", "id", str(d))
+        for d in linked.get("deals", pl.DataFrame({"deal_id": []}))["deal_id"]
+    ]
+    if "payouts" in linked:
+        lookups += [("raw_stripe.payouts", "id", p) for p in linked["payouts"]["payout_id"]]
+    for table, key, value in lookups:
+        schema, name = table.split(".")
+        if not has_table(schema, name):
+            out.append({"table": table, "matched_by": None, "payload": None, "missing_table": True})
+            continue
+        row = _raw_lookup(table, key, value)
+        out.append({"table": table, "matched_by": f"{key} = {value}",
+                    "payload": None if row is None else _jsonable(row)})  # fmt: skip
+    for bid in linked.get("bank_lines", pl.DataFrame({"bank_transaction_id": []}))["bank_transaction_id"]:
+        line = bank_line(bid)
+        if line:
+            out.append(raw_source(line))
+    return out
+
+
+def gl_filter_options() -> dict[str, list[str]]:
+    accounts = query("select distinct account_name from marts.fct_gl_entries order by 1")["account_name"]
+    entities = query("select distinct source_entity from marts.fct_gl_entries order by 1")["source_entity"]
+    return {"accounts": accounts.to_list(), "entities": entities.to_list()}
+
+
+GL_ROW_LIMIT = 2_000
+
+
+def gl_lines(accounts: list[str], entities: list[str], manual_only: bool) -> pl.DataFrame:
+    """GL lines matching the filters, newest first, at most GL_ROW_LIMIT."""
+    where, params = ["1 = 1"], []
+    if accounts:
+        where.append(f"account_name in {_in(accounts)}")
+        params += accounts
+    if entities:
+        where.append(f"source_entity in {_in(entities)}")
+        params += entities
+    if manual_only:
+        where.append("is_manual")
+    return query(
+        f"""
+        select entry_id, line_id, posted_date, account_name, cast(debit as double precision) as debit,
+               cast(credit as double precision) as credit, currency, source_entity, source_link, is_manual
+        from marts.fct_gl_entries where {" and ".join(where)}
+        order by posted_date desc, entry_id, line_id limit {GL_ROW_LIMIT}
+        """,
+        tuple(params),
+    )
+
+
+# --- anomalies, duplicates, entities -------------------------------------------------------------
+
+
+def anomaly_kinds() -> pl.DataFrame:
+    return query(
+        """
+        select kind, count(*) as flags, cast(sum(amount) as double precision) as amount
+        from marts.anomaly_flags group by kind order by flags desc, kind
+        """
+    )
+
+
+def anomaly_flags(kinds: list[str]) -> pl.DataFrame:
+    where = f"where kind in {_in(kinds)}" if kinds else ""
+    return query(
+        f"""
+        select flag_date, kind, entity, cast(amount as double precision) as amount, currency,
+               cast(score as double precision) as score, reason, record_ids
+        from marts.anomaly_flags {where} order by flag_date desc, kind, entity
+        """,
+        tuple(kinds),
+    )
+
+
+def vendors() -> pl.DataFrame:
+    return query(
+        """
+        select vendor_key, vendor_name, currency, member_count, descriptor_count, sources, qbo_vendor_ids,
+               bank_payment_count, cast(total_paid as double precision) as total_paid, first_seen, last_seen
+        from marts.dim_vendors order by member_count desc, vendor_name
+        """
+    )
+
+
+def customers() -> pl.DataFrame:
+    return query(
+        """
+        select customer_key, customer_name, email, web_domain, member_count, source_count, stripe_customer_ids,
+               shopify_customer_ids, hubspot_company_ids, qbo_customer_ids
+        from marts.dim_customers order by member_count desc, customer_name
+        """
+    )
+
+
+def cluster_members(kind: str, key: str) -> pl.DataFrame:
+    """The records resolved to one vendor/customer (`intermediate.int_<kind>s_resolved`)."""
+    table = f"int_{kind}s_resolved"
+    if not has_table("intermediate", table):
+        return pl.DataFrame()
+    cols = columns("intermediate", table)
+    extra = "".join(f", {c}" for c in ("payment_count", "email", "normalised_name") if c in cols)
+    return query(
+        f"select member_id, source, source_id, raw_name{extra} from intermediate.{table} "
+        f"where {kind}_key = {_p()} order by source, member_id",
+        (key,),
+    )
+
+
+def cluster_evidence(kind: str, members: list[str]) -> pl.DataFrame:
+    """The pairwise links between members (rule, score, accepted or why rejected) that merged them."""
+    table = f"int_{kind}_links"
+    if not members or not has_table("intermediate", table):
+        return pl.DataFrame()
+    marks = _in(members)
+    return query(
+        f"""
+        select member_a, member_b, name_a, name_b, rule, cast(score as double precision) as score,
+               is_accepted, rejected_because
+        from intermediate.{table} where member_a in {marks} or member_b in {marks}
+        order by is_accepted desc, score desc, member_a, member_b
+        """,
+        tuple(members) * 2,
+    )
+
+
+# --- expense categories --------------------------------------------------------------------------
+
+
+def expense_status_counts() -> pl.DataFrame:
+    return query(
+        """
+        select status, count(*) as lines, cast(sum(abs(amount)) as double precision) as amount,
+               cast(avg(confidence) as double precision) as avg_confidence
+        from marts.expense_categories group by status order by status
+        """
+    )
+
+
+def expense_confidences() -> pl.DataFrame:
+    return query(
+        "select cast(confidence as double precision) as confidence, status from marts.expense_categories"
+    )
+
+
+def expense_threshold() -> float | None:
+    """The confidence threshold of the latest categorisation run (None when the mart has no such column)."""
+    if "threshold" not in columns("marts", "expense_categories"):
+        return None
+    value = query("select cast(max(threshold) as double precision) as t from marts.expense_categories")["t"][
+        0
+    ]
+    return None if value is None else float(value)
+
+
+def expense_review_queue() -> pl.DataFrame:
+    return query(
+        """
+        select record_id, source, vendor, text, cast(amount as double precision) as amount,
+               predicted_category, cast(confidence as double precision) as confidence
+        from marts.expense_categories where status = 'review'
+        order by abs(amount) desc, record_id
+        """
+    )
+
+
+def expense_by_category() -> pl.DataFrame:
+    return query(
+        """
+        select predicted_category, status, count(*) as lines, cast(sum(abs(amount)) as double precision) as amount
+        from marts.expense_categories group by predicted_category, status order by amount desc
+        """
+    )

@@ -297,3 +297,68 @@ def with_readable(df: pl.DataFrame, currency: str, col: str = "value") -> pl.Dat
 
 def unit_format(unit: str | None) -> str:
     return ".0%" if unit in ("share", "rate", "ratio", "fraction") else ",.2~f"
+
+
+LINKED_SECTIONS = {
+    "bank_lines": ("Bank lines", ["amount"]),
+    "gl_lines": ("Ledger documents (`fct_gl_entries`)", ["debit", "credit"]),
+    "matches": ("Reconciliation matches", ["amount_difference"]),
+    "payouts": ("Stripe payouts", ["amount"]),
+    "payout_charges": (
+        "The payouts' balance transactions (charges, refunds, fees)",
+        ["amount", "fee", "net"],
+    ),
+    "invoices": ("Invoices", ["total_amount", "amount_open"]),
+    "deals": ("CRM deals", ["amount"]),
+}
+
+
+def linked_view(linked: dict[str, pl.DataFrame], raws: list[dict[str, object]], key: str) -> None:
+    """Every record linked to a drill-down, section by section, then the raw source payloads."""
+    if not linked:
+        st.info("No bank line, ledger document, payout, invoice or deal in the warehouse carries these ids.")
+    for name, (label, money_cols) in LINKED_SECTIONS.items():
+        if name in linked:
+            st.markdown(f"**{label}** ({linked[name].height})")
+            table(linked[name], key=f"{key}_{name}", money_cols=money_cols, height=300)
+    if raws:
+        st.markdown(f"**Raw source payloads** ({len(raws)})")
+        for i, raw in enumerate(raws):
+            with st.expander(f"{raw['table']} · {raw.get('matched_by') or 'not found'}", expanded=i == 0):
+                raw_payload(raw)  # type: ignore[arg-type]
+
+
+def tile_number(value: float | None, unit: str | None, signed: bool = False) -> str:
+    """A KPI number without its unit (the unit goes in the label): shares as percent, else 2 decimals
+    with a whole number shown whole."""
+    if value is None:
+        return "–"
+    sign = "+" if signed else ""
+    if unit in ("share", "rate", "ratio", "fraction"):
+        return f"{value:{sign}.1%}"
+    return f"{value:{sign},.2f}".removesuffix(".00")
+
+
+def kpi_tiles(tiles: pl.DataFrame, currency: str, per_row: int = 4) -> None:
+    """One metric per scorecard KPI: the current value, its change from the baseline (green when it moves
+    the right way, grey when flat), target and status in the help."""
+    rows = tiles.to_dicts()
+    for start in range(0, len(rows), per_row):
+        for col, row in zip(st.columns(per_row), rows[start : start + per_row], strict=False):
+            unit = row.get("unit")
+            shown_unit = currency if unit in ("functional currency", "money") else unit
+            said = set(str(row["kpi"]).split("_")) >= set(str(shown_unit).split())  # manual_entry_hours
+            in_label = (
+                "" if unit in ("share", "rate", "ratio", "fraction", None) or said else f" ({shown_unit})"
+            )
+            change = row["change"]
+            flat = change is None or abs(change) < 1e-9
+            lower = row.get("direction") == "lower_is_better"
+            col.metric(
+                row["kpi"].replace("_", " ").capitalize() + in_label,
+                tile_number(row["current"], unit),
+                delta=None if flat else tile_number(change, unit, signed=True),
+                delta_color="off" if flat else "inverse" if lower else "normal",
+                help=f"Baseline {readable(row['baseline'], unit, currency)} · target "
+                f"{readable(row['target'], unit, currency)} · status **{row['status']}**",
+            )

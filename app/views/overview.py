@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import plotly.express as px
 import plotly.graph_objects as go
 import queries as q
 import streamlit as st
@@ -60,31 +63,53 @@ if ui.require("fct_bank_transactions"):
                 key="overview_forecast_chart",
             )
 
+    st.subheader("What falls due")
     due = st.columns(2)
     for col, mart, label in (
         (due[0], "fct_invoices", "Receivables (AR)"),
         (due[1], "fct_bills", "Payables (AP)"),
     ):
         with col:
-            st.markdown(f"**{label} due in the next 30 days**")
             if ui.require(mart):
-                frame = q.due_in_30_days(mart)
+                day = q.reference_day(mart)
+                open_ = q.open_by_due(mart, day)
+                c = st.columns(2)
+                c[0].metric(f"{label} due in 30 days", ui.money(open_.get("due_30"), cur),
+                            help=f"Open amount due {day} to {day + timedelta(days=29)}")  # fmt: skip
+                c[1].metric(f"{label} overdue", ui.money(open_.get("overdue"), cur),
+                            help=f"Open amount due before {day}")  # fmt: skip
+                frame = q.due_in_30_days(mart, day)
                 if frame is None:
                     st.info(f"`marts.{mart}` has no due date or open amount column to read.")
                 else:
                     ui.table(
                         frame, key=f"overview_{mart}_due", money_cols=["amount"], count_cols=["documents"]
                     )
+    st.caption("Due dates count from today, or from the latest document date when the data stops earlier.")
 
-    st.subheader("KPIs (latest month)")
-    if ui.require("kpi_monthly"):
-        ui.table(ui.with_readable(q.kpi_latest(), cur), key="overview_kpis", ratio_cols=["value"])
+    st.subheader("Rollout KPIs")
+    if ui.require("rollout_scorecard"):
+        ui.kpi_tiles(q.scorecard_tiles(), cur)
+        st.caption(
+            "Current = the measurement window since go-live; the delta is the change from the baseline."
+        )
+    if q.has_table("marts", "kpi_monthly"):
+        with st.expander("Every KPI, latest month"):
+            ui.table(ui.with_readable(q.kpi_latest(), cur), key="overview_kpis", ratio_cols=["value"])
+    else:
+        ui.require("kpi_monthly")
 
     st.subheader("Open reconciliation exceptions")
     if ui.require("reconciliation_exceptions"):
-        ui.table(
-            q.exceptions_by_type(), key="overview_exceptions", money_cols=["value"], count_cols=["exceptions"]
-        )
+        by_type = q.exceptions_by_type()
+        left, right = st.columns(2)
+        left.plotly_chart(
+            ui.style(px.bar(by_type, x="value", y="exception_type", orientation="h"), "Open exceptions by value",
+                     "exception type", x_title=f"value ({cur})", height=320),
+            key="overview_exceptions_chart",
+        )  # fmt: skip
+        with right:
+            ui.table(by_type, key="overview_exceptions", money_cols=["value"], count_cols=["exceptions"])
 
     if q.has_table("marts", "fct_payments"):
         st.subheader("Card payments by month")

@@ -1,5 +1,7 @@
-"""Reconciliation workbench: exceptions by type, value and age with a drill-down to the records and the
-audit trail; and an explorer of bank lines with a drill-down to the raw payload they were loaded from."""
+"""Reconciliation workbench: exceptions by type, value and age with a drill-down to every linked record
+(bank line, ledger document, payout and its charges, invoice and deal, raw payloads) and the audit trail;
+ledger lines with the same drill-down; duplicate payments and anomaly flags; vendor and customer clusters
+with their evidence; and an explorer of bank lines with a drill-down to the raw payload."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import streamlit as st
 import ui
 
 st.title("Reconciliation")
-exceptions_tab, bank_tab = st.tabs(["Exceptions", "Bank transactions"])
+exceptions_tab, ledger_tab, anomalies_tab, entities_tab, bank_tab = st.tabs(
+    ["Exceptions", "Ledger lines", "Duplicates and anomalies", "Vendors and customers", "Bank transactions"]
+)
 
 with exceptions_tab:
     if ui.require("reconciliation_exceptions"):
@@ -24,7 +28,7 @@ with exceptions_tab:
         )  # fmt: skip
         c[1].plotly_chart(
             ui.style(px.bar(by_age, x="age_bucket", y="exceptions"), "Open exceptions by age", "exceptions",
-                     x_title="age since detected", height=320),
+                     x_title="age of the record (days to the latest booked day)", height=320),
             key="recon_by_age_chart",
         )  # fmt: skip
         f = st.columns(3)
@@ -34,7 +38,7 @@ with exceptions_tab:
         min_amount = f[1].number_input(
             "Minimum amount", min_value=0.0, value=0.0, step=100.0, key="recon_min"
         )
-        age = f[2].selectbox("Detected within", [None, 7, 30, 90, 365], key="recon_age",
+        age = f[2].selectbox("Age at most", [None, 7, 30, 90, 365], key="recon_age",
                              format_func=lambda d: "any time" if d is None else f"{d} days")  # fmt: skip
         exc = q.exceptions(types, min_amount, age)
         st.caption(f"{exc.height} exceptions match.")
@@ -44,15 +48,9 @@ with exceptions_tab:
             row = exc.filter(exc["exception_id"] == pick).row(0, named=True)
             st.json(ui.jsonable(row), expanded=True)
             ids = ui.record_ids(row["record_ids"])
-            lines = q.bank_lines_for(ids)
-            if not lines.is_empty():
-                st.markdown("**Bank lines in this exception**")
-                ui.table(lines, key="recon_drill_lines", money_cols=["amount"])
-            if q.has_table("marts", "reconciliation_matches"):
-                matched = q.matches_for(ids)
-                st.markdown(f"**Matches that involve these records** ({matched.height})")
-                if not matched.is_empty():
-                    ui.table(matched, key="recon_drill_matches")
+            ids += [str(row[c]) for c in ("bank_transaction_id", "counterpart_id") if row.get(c)]
+            linked = q.linked_records(ids)
+            ui.linked_view(linked, q.raw_payloads(linked), key="recon_drill")
             if q.has_table("marts", "audit_trail"):
                 audit = q.audit_for(ids)
                 if audit is None:
@@ -67,6 +65,72 @@ with exceptions_tab:
         ui.table(
             q.matches_by_rule(), key="recon_matches", count_cols=["matches"], pct_cols=["avg_confidence"]
         )
+
+with ledger_tab:
+    if ui.require("fct_gl_entries"):
+        opts = q.gl_filter_options()
+        f = st.columns([2, 2, 1])
+        accounts = f[0].multiselect(
+            "Account", opts["accounts"], key="gl_accounts", placeholder="all accounts"
+        )
+        entities = f[1].multiselect("Document type", opts["entities"], key="gl_entities", placeholder="all")
+        manual = f[2].checkbox("Keyed by hand only", key="gl_manual")
+        gl = q.gl_lines(accounts, entities, manual)
+        more = f" (the newest {q.GL_ROW_LIMIT:,}; narrow the filters)" if gl.height == q.GL_ROW_LIMIT else ""
+        st.caption(f"{gl.height:,} ledger lines{more}.")
+        ui.table(gl, key="gl_lines", money_cols=["debit", "credit"], height=320)
+        if not gl.is_empty():
+            entry = st.selectbox("Drill down into ledger entry", gl["entry_id"].unique(maintain_order=True),
+                                 key="gl_drill")  # fmt: skip
+            linked = q.linked_records([entry])
+            ui.linked_view(linked, q.raw_payloads(linked), key="gl_drill")
+
+with anomalies_tab:
+    if ui.require("anomaly_flags"):
+        kinds = q.anomaly_kinds()
+        st.subheader("Duplicate payments")
+        dups = q.anomaly_flags(["duplicate_payment"])
+        st.caption(f"{dups.height} payment(s) flagged as paying the same vendor the same amount again.")
+        for r in dups.iter_rows(named=True):
+            st.warning(r["reason"], icon=":material/content_copy:")
+        st.subheader("Every anomaly flag")
+        ui.table(kinds, key="anomaly_kinds_table", money_cols=["amount"], count_cols=["flags"])
+        chosen = st.multiselect("Kind", kinds["kind"].to_list(), key="anomaly_kinds", placeholder="all kinds")
+        flags = q.anomaly_flags(chosen)
+        ui.table(flags, key="anomaly_flags", money_cols=["amount"], ratio_cols=["score"], height=360)
+        if not flags.is_empty():
+            pick = st.selectbox("Drill down into flag", range(flags.height), key="anomaly_drill",
+                                format_func=lambda i: f"{flags['flag_date'][i]} · {flags['kind'][i]} · "
+                                f"{flags['entity'][i]}")  # fmt: skip
+            st.markdown(f"> {flags['reason'][pick]}")
+            ids = ui.record_ids(flags["record_ids"][pick])
+            linked = q.linked_records(ids)
+            ui.linked_view(linked, q.raw_payloads(linked), key="anomaly_drill")
+
+with entities_tab:
+    kind = st.radio("Cluster", ["vendor", "customer"], key="entity_kind", horizontal=True,
+                    format_func=lambda k: f"{k.capitalize()}s")  # fmt: skip
+    if ui.require(f"dim_{kind}s"):
+        clusters = q.vendors() if kind == "vendor" else q.customers()
+        name_col, key_col = f"{kind}_name", f"{kind}_key"
+        st.caption(f"{clusters.height:,} resolved {kind}s, most merged records first.")
+        ui.table(clusters, key=f"entity_{kind}s", money_cols=["total_paid"],
+                 count_cols=["member_count", "descriptor_count", "bank_payment_count"], height=320)  # fmt: skip
+        names = dict(zip(clusters[key_col].to_list(), clusters[name_col].to_list(), strict=True))
+        key = st.selectbox(f"{kind.capitalize()} to explain", list(names), key="entity_pick",
+                           format_func=lambda k: f"{names[k]} ({k[:8]})")  # fmt: skip
+        members = q.cluster_members(kind, key)
+        st.markdown(f"**Records resolved to {names[key]}** ({members.height})")
+        ui.table(
+            members,
+            key="entity_members",
+            height=300,
+            empty=f"`intermediate.int_{kind}s_resolved` is not there.",
+        )
+        evidence = q.cluster_evidence(kind, members["member_id"].to_list() if not members.is_empty() else [])
+        st.markdown(f"**Evidence: the pairwise links between them** ({evidence.height})")
+        ui.table(evidence, key="entity_evidence", ratio_cols=["score"], height=300,
+                 empty=f"No links in `intermediate.int_{kind}_links` (a single record, or the table is not there).")  # fmt: skip
 
 with bank_tab:
     if ui.require("fct_bank_transactions"):

@@ -242,6 +242,8 @@ def test_schema_browser_reads_dbt_descriptions(tmp_path, monkeypatch: pytest.Mon
 def test_every_page_says_what_to_run_without_a_warehouse(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEDGERLAKE_WAREHOUSE", str(tmp_path / "none.duckdb"))
     monkeypatch.setenv("LEDGERLAKE_TARGET", "duckdb")
-    for page in ("overview", "cash_forecast", "reconciliation", "rollout", "data_quality", "sql_workbench"):
+    pages = ("overview", "cash_forecast", "statements", "reconciliation", "expense_categories", "rollout",
+             "data_quality", "sql_workbench")  # fmt: skip
+    for page in pages:
         at = open_page(page)
         assert "ledgerlake run" in infos(at), page
