@@ -33,6 +33,7 @@ def evaluate(settings: Settings, truth: Path) -> dict[str, Any]:
         ("reconciliation", _reconciliation),
         ("entities", _entities),
         ("crm", _crm),
+        ("parallel_run", _parallel_run),
         ("statements", _statements),
         ("kpis", _kpis),
         ("forecast", _forecast),
@@ -273,6 +274,12 @@ def _crm(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
     if not wh.table_exists("marts", "fct_deals"):
         return None
     return crm_metrics(wh, truth) or None
+
+
+def _parallel_run(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    from ledgerlake.parallel_eval import parallel_run_metrics
+
+    return parallel_run_metrics(wh, truth) or None
 
 
 def _statements(wh: Warehouse, truth: Path) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from sandbox.company.bank import BankData, cut_bank, simulate_bank
 from sandbox.company.clock import Clock
 from sandbox.company.exports import write_exports
 from sandbox.company.ledger_io import write_crm_and_ledger
+from sandbox.company.legacy import write_legacy_export
 from sandbox.company.registry import Registry
 from sandbox.company.shop import cut_shop, ledger_orders, shop_truth, simulate_shop
 from sandbox.company.shopify_wire import shopify_objects
@@ -200,6 +201,8 @@ def generate(seed: int, scale: float, out: Path, as_of: date | None = None) -> d
     _add_truth(truth, write_exports(reg, stripe, out))
     # HubSpot + QuickBooks (own RNG streams); the ledger books Shopify's orders as daily summary journals
     write_crm_and_ledger(reg, stripe_all, bank_all, scale, out, truth, orders=ledger_orders(shop_all))
+    # exports/legacy: the legacy system's trial balance for the parallel run (own RNG stream)
+    _add_truth(truth, write_legacy_export(reg, truth["gl_lines"], out))
     for name, frame in truth.items():
         (out / "truth").mkdir(parents=True, exist_ok=True)
         frame.write_parquet(out / "truth" / f"{name}.parquet", statistics=False)
