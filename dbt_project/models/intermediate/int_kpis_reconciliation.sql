@@ -1,4 +1,6 @@
--- Reconciliation KPIs per month of booking: auto-match rate and the unreconciled bank lines.
+-- Reconciliation KPIs per month of booking: auto-match rate, the unreconciled bank lines, and the
+-- continuous close share (bank lines whose ledger posting existed within one business day of the
+-- booking: reconciled as they happen rather than at month end).
 with lines as (
     select * from {{ ref('fct_bank_transactions') }}
 ),
@@ -34,7 +36,31 @@ monthly as (
     group by month
 ),
 
+booked_timing as (
+    select
+        cast({{ dbt.date_trunc('month', 'bank.booking_date') }} as date) as month,
+        case when {{ business_days_between('bank.booking_date', 'cast(gl.created_at as date)') }} <= 1 then 1 else 0 end
+            as within_a_day
+    from {{ ref('int_bank_lines_booked') }} as booked
+    inner join lines as bank on bank.bank_transaction_id = booked.bank_transaction_id
+    inner join (
+        select entry_id, min(created_at) as created_at from {{ ref('fct_gl_entries') }} group by entry_id
+    ) as gl on gl.entry_id = booked.entry_id
+),
+
+continuous as (
+    select month, count(*) as booked, sum(within_a_day) as within_a_day
+    from booked_timing
+    group by month
+),
+
 final as (
+    select month, 'continuous_close_share' as kpi,
+        cast(within_a_day as {{ type_double() }}) / booked as value,
+        cast(within_a_day as {{ type_double() }}) as numerator,
+        cast(booked as {{ type_double() }}) as denominator
+    from continuous
+    union all
     select month, 'auto_match_rate' as kpi, cast(matched as {{ type_double() }}) / lines as value,
         cast(matched as {{ type_double() }}) as numerator, cast(lines as {{ type_double() }}) as denominator
     from monthly
