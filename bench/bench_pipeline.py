@@ -40,7 +40,9 @@ def main() -> int:
         if run.returncode not in (0, 1):
             print(run.stdout[-3000:], run.stderr[-3000:], file=sys.stderr)
             return 1
-        steps = dict(re.findall(r"(\w[\w ]*?) ([\d.]+)s", run.stdout.split("steps:")[-1].splitlines()[0]))
+        # the summary's "steps:" line may wrap in a narrow terminal: read up to the next section
+        step_text = " ".join(run.stdout.split("steps:")[-1].split("forecast:")[0].split())
+        steps = dict(re.findall(r"([a-z][a-z ]*?) ([\d.]+)s", step_text))
         ev = _cli("eval", "--truth", str(sbx / "truth"), "--warehouse", str(wh), "--json")
         metrics = json.loads(ev.stdout) if ev.returncode == 0 else {"error": ev.stderr.strip()}
         records = json.loads((sbx / "truth" / "summary.json").read_text()).get("records_total")
