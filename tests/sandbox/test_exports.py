@@ -15,9 +15,7 @@ import pytest
 from ingestion.files import parse_batch, parse_file
 from sandbox.company.exports import ACCOUNTS, iban
 
-REAL = Path("/work/shared/fixtures/real")
-if not REAL.exists():
-    REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real"
 
 
 def _bank_files(root: Path) -> list[Path]:

@@ -16,9 +16,7 @@ from sandbox.server import create_app
 from tests.sandbox.test_shape import shape_diff
 
 AUTH = {"Authorization": f"Bearer {HUBSPOT_API_KEY}"}
-FIXTURES = Path("/work/shared/fixtures/real/crm_hubspot_api")
-if not FIXTURES.exists():
-    FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "crm_hubspot_api"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "crm_hubspot_api"
 
 
 @pytest.fixture

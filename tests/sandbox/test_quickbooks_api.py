@@ -17,9 +17,7 @@ from tests.sandbox.test_shape import shape_diff
 
 AUTH = {"Authorization": f"Bearer {QUICKBOOKS_API_KEY}"}
 BASE = f"/v3/company/{QUICKBOOKS_REALM_ID}"
-FIXTURES = Path("/work/shared/fixtures/real/accounting_qbo_api")
-if not FIXTURES.exists():
-    FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "accounting_qbo_api"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "accounting_qbo_api"
 # optional QBO fields the fixtures happen to fill: QBO omits them when empty
 OPTIONAL = {
     "Bill": {
@@ -266,8 +264,7 @@ def test_invoice_lines_reference_served_items_with_an_income_account(
     for entry, account in revenue.select("entry_id", "account_id").iter_rows():
         assert item_of[entry]["IncomeAccountRef"]["value"] == account, entry
     # every field behind a column of Fivetran's item seed is on the wire
-    if ITEM_SEED.exists():
-        assert set(ITEM_SEED_FIELDS) <= set(pl.read_csv(ITEM_SEED, infer_schema=False).columns)
+    assert set(ITEM_SEED_FIELDS) <= set(pl.read_csv(ITEM_SEED, infer_schema=False).columns)
     assert all(set(ITEM_SEED_FIELDS.values()) <= set(i) for i in items.values())
     records = pl.read_parquet(small_sandbox / "truth/records.parquet").filter(
         (pl.col("source") == "quickbooks") & (pl.col("object") == "item")

@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 
-FIXTURES = Path("/work/shared/fixtures/real/payments_stripe")
-if not FIXTURES.exists():
-    FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "payments_stripe"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "payments_stripe"
 
 # Stripe API reference: "nullable" fields that the fixtures happen to fill (expandable/optional objects)
 NULLABLE = {

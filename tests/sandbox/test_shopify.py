@@ -16,9 +16,7 @@ from sandbox.credentials import SHOPIFY_API_KEY, SHOPIFY_API_VERSION
 from sandbox.server import create_app
 from tests.sandbox.test_shape import shape_diff
 
-FIXTURES = Path("/work/shared/fixtures/real/payments_shopify")
-if not FIXTURES.exists():
-    FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "payments_shopify"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "payments_shopify"
 AUTH = {"X-Shopify-Access-Token": SHOPIFY_API_KEY}
 BASE = f"/admin/api/{SHOPIFY_API_VERSION}"
 # fields the fixtures fill that Shopify documents as nullable / absent for web orders without them
