@@ -164,32 +164,42 @@ def _run_one(name: str, target: Target) -> SourceReport:
     return report
 
 
-def record_load_runs(reports: list[SourceReport], target: Target) -> None:
-    """Append the reports to `raw_ledgerlake.load_runs` (one row per source and object)."""
-    run_id = uuid.uuid4().hex
-    now = datetime.now(UTC)
+def record_load_runs(
+    reports: list[SourceReport], target: Target, run_id: str | None = None, started_at: datetime | None = None
+) -> None:
+    """Append the reports to `raw_ledgerlake.load_runs`, one row per source and object (a source
+    that failed before any object gets one `*` row). The only writer of that table: `ledgerlake`'s
+    orchestration calls it for API sources and statement files alike."""
+    run_id = run_id or uuid.uuid4().hex[:12]
+    started_at = started_at or datetime.now(UTC)
     rows = [
         {
             "run_id": run_id,
+            "started_at": started_at,
             "source": r.source,
             "object": obj,
             "seen": c.seen,
             "loaded": c.loaded,
             "quarantined": c.quarantined,
             "duplicates": c.duplicates,
+            "seconds": float(r.seconds),
+            "status": "failed" if r.error else "ok",
             "error": r.error,
-            "seconds": r.seconds,
-            "loaded_at": now,
         }
         for r in reports
         for obj, c in (r.objects.items() or [("*", ObjectCounts())])
     ]
-    pipeline = make_pipeline("ledgerlake", target)
-    pipeline.run(
+    if not rows:
+        return
+    make_pipeline("ledgerlake", target).run(
         rows,
         table_name="load_runs",
         write_disposition="append",
-        columns={"error": {"data_type": "text", "nullable": True}},
+        columns={
+            "error": {"data_type": "text", "nullable": True},
+            "started_at": {"data_type": "timestamp"},
+            "seconds": {"data_type": "double"},
+        },
     )
 
 

@@ -6,7 +6,6 @@ as layers land (see CONTRACTS.md for the keys). The pipeline never reads truth; 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -366,7 +365,3 @@ def _categorisation(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
     if not wh.table_exists("marts", "expense_categories"):
         return None
     return categorisation_metrics(wh.query("select * from marts.expense_categories"), truth)
-
-
-def dumps(metrics: dict[str, Any]) -> str:
-    return json.dumps(metrics, default=str)

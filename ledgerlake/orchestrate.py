@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from ingestion.common import SourceReport
 from ledgerlake.config import Settings
 from ledgerlake.errors import LedgerlakeError
@@ -129,40 +127,9 @@ def ingest_files(settings: Settings, paths: list[Path], summary: RunSummary) -> 
 
 
 def record_load_runs(settings: Settings, summary: RunSummary) -> None:
-    rows = [
-        {
-            "run_id": summary.run_id,
-            "started_at": summary.started_at.replace(tzinfo=None),
-            "source": s.source,
-            "object": obj,
-            "seen": c.seen,
-            "loaded": c.loaded,
-            "quarantined": c.quarantined,
-            "duplicates": c.duplicates,
-            "seconds": round(s.seconds, 3),
-            "status": "failed" if s.error else "ok",
-            "error": s.error,
-        }
-        for s in summary.sources
-        for obj, c in (s.objects.items() or [("*", None)])
-        if c is not None
-    ]
-    rows += [
-        {"run_id": summary.run_id, "started_at": summary.started_at.replace(tzinfo=None), "source": s.source,
-         "object": "*", "seen": 0, "loaded": 0, "quarantined": 0, "duplicates": 0,
-         "seconds": round(s.seconds, 3), "status": "failed", "error": s.error}
-        for s in summary.sources if s.error and not s.objects
-    ]  # fmt: skip
-    if not rows:
-        return
-    schema = {
-        "run_id": pl.Utf8, "started_at": pl.Datetime("us"), "source": pl.Utf8, "object": pl.Utf8,
-        "seen": pl.Int64, "loaded": pl.Int64, "quarantined": pl.Int64, "duplicates": pl.Int64,
-        "seconds": pl.Float64, "status": pl.Utf8, "error": pl.Utf8,
-    }  # fmt: skip
-    settings.warehouse().write_table(
-        "raw_ledgerlake", "load_runs", pl.DataFrame(rows, schema=schema), "append"
-    )
+    from ingestion.runner import record_load_runs as write_load_runs
+
+    write_load_runs(summary.sources, settings.ingest_target(), summary.run_id, summary.started_at)
 
 
 # --- build, forecast, publish --------------------------------------------------------------------
