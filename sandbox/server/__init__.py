@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import uvicorn
@@ -186,6 +188,36 @@ def _hubspot_routes(holder: StateHolder, wrap: Callable[[str, Handler], Handler]
     ]
 
 
+def sandbox_now(meta: dict[str, object]) -> datetime:
+    """The simulated company's "now": the last second of its `as_of` day (UTC)."""
+    as_of = date.fromisoformat(str(meta["as_of"]))
+    return datetime.combine(as_of + timedelta(days=1), datetime.min.time(), tzinfo=UTC) - timedelta(seconds=1)
+
+
+class _SimulatedDate:
+    """Sets every response's HTTP `Date` header to the simulated clock, as a vendor's server sets it
+    to its own clock: a client that reads the source's time (sync lag) then sees the sandbox's day,
+    not the wall clock. uvicorn's own `date` header is switched off (`date_header=False`)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], holder: StateHolder) -> None:
+        self.app = app
+        self.holder = holder
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        stamp = format_datetime(sandbox_now(self.holder.get().meta), usegmt=True).encode()
+
+        async def send_with_date(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", stamp)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)
+
+
 def create_app(data_dir: Path, faults: str | None = None, seed: int | None = None) -> Starlette:
     """The Starlette app serving the sandbox at `data_dir`; `faults` like `429=0.05,dup_page=0.01`."""
     holder = StateHolder(Path(data_dir))
@@ -213,6 +245,7 @@ def create_app(data_dir: Path, faults: str | None = None, seed: int | None = Non
     ]
     routes += _quickbooks_routes(holder, wrap) + _hubspot_routes(holder, wrap)
     app = Starlette(routes=routes)
+    app.add_middleware(_SimulatedDate, holder=holder)
     app.state.injector = injector
     app.state.sandbox = holder
     return app
@@ -220,14 +253,18 @@ def create_app(data_dir: Path, faults: str | None = None, seed: int | None = Non
 
 def serve(data_dir: Path, port: int, faults: str | None = None) -> None:
     """Serve the sandbox on 127.0.0.1:`port` until interrupted (blocking)."""
-    uvicorn.run(create_app(data_dir, faults), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(
+        create_app(data_dir, faults), host="127.0.0.1", port=port, log_level="warning", date_header=False
+    )
 
 
 @contextmanager
 def serve_in_thread(data_dir: Path, port: int = 0, faults: str | None = None) -> Iterator[str]:
     """Run the sandbox in a background thread; yields `http://127.0.0.1:<port>`; stops on exit."""
     app = create_app(data_dir, faults)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", date_header=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="sandbox-server", daemon=True)
     thread.start()
