@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import dlt
+from dlt.sources.helpers.requests import Client
+from requests import Response, Session
 
 QUARANTINE_TABLE = "quarantine"
 QUARANTINE_COLUMNS: dict[str, Any] = {
@@ -82,6 +87,12 @@ class ObjectCounts:
     loaded: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    # sync lag, on the source's clock: when its server answered, and for the records that changed
+    # there since the previous successful load, how many and how long (hours) they waited
+    source_clock_at: datetime | None = None
+    changed: int = 0
+    lag_hours_sum: float = 0.0
+    lag_hours_max: float | None = None
 
 
 @dataclass
@@ -111,6 +122,61 @@ class Target:
             assert self.duckdb_path is not None
             return dlt.destinations.duckdb(credentials=str(self.duckdb_path))
         return dlt.destinations.postgres(credentials=self.pg_dsn)
+
+
+class SourceClocks:
+    """The latest time each source's server reported in its HTTP `Date` header during a load.
+
+    Sync lag is measured on the source's own clock (when the record changed there, and when we
+    read it), never against this machine's clock: a vendor's server stamps both, and so does the
+    sandbox, whose clock is simulated."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[str, datetime] = {}
+
+    def observe(self, source: str, response: Response) -> None:
+        stamp = response.headers.get("Date")
+        if not stamp:
+            return
+        try:
+            at = parsedate_to_datetime(stamp)
+        except (TypeError, ValueError):
+            return
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        with self._lock:
+            if source not in self._latest or at > self._latest[source]:
+                self._latest[source] = at
+
+    def take(self, source: str) -> datetime | None:
+        """The latest `Date` seen from `source` since the last take (and forget it)."""
+        with self._lock:
+            return self._latest.pop(source, None)
+
+
+source_clocks = SourceClocks()
+
+
+def vendor_session(source: str, settings: ModuleType) -> Session:
+    """dlt's retrying requests session (429/5xx with Retry-After, the source's timeouts and
+    back-off from its `settings` module) that also records the server's clock for `source`."""
+    session = Client(
+        request_timeout=settings.TIMEOUT_SECONDS,
+        raise_for_status=False,
+        request_max_attempts=settings.MAX_ATTEMPTS,
+        request_backoff_factor=settings.BACKOFF_FACTOR,
+        request_max_retry_delay=settings.MAX_RETRY_DELAY,
+    ).session
+    # not a response hook: dlt's RESTClient passes its own `hooks`, which replace the session's
+    send = session.send
+
+    def send_and_observe(request: Any, **kwargs: Any) -> Response:
+        response = send(request, **kwargs)
+        source_clocks.observe(source, response)
+        return response
+
+    session.send = send_and_observe  # type: ignore[method-assign]
+    return session
 
 
 def make_pipeline(source_name: str, target: Target) -> dlt.Pipeline:

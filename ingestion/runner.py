@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-from ingestion.common import ObjectCounts, SourceReport, Target, make_pipeline
+from ingestion.common import ObjectCounts, SourceReport, Target, make_pipeline, source_clocks
 from ingestion.contracts import contract_violation_message
 from ledgerlake.errors import LedgerlakeError
 
@@ -33,6 +34,8 @@ class SourceSpec:
     module: str
     function: str
     objects: tuple[str, ...]
+    # per object, the raw column holding when the record last changed at the source (sync lag)
+    changed_at: dict[str, str] = field(default_factory=dict)
 
     def build(self) -> Any:
         return getattr(importlib.import_module(self.module), self.function)()
@@ -51,8 +54,17 @@ SOURCES: dict[str, SourceSpec] = {
             "events",
             "payout_balance_transactions",
         ),
+        # Stripe objects are immutable but for what `events` report: creation is their change
+        dict.fromkeys(
+            ("customers", "charges", "refunds", "balance_transactions", "payouts", "events"), "created"
+        ),
     ),
-    "bank_feed": SourceSpec("ingestion.bank_feed", "bank_feed_source", ("transactions", "accounts")),
+    "bank_feed": SourceSpec(
+        "ingestion.bank_feed",
+        "bank_feed_source",
+        ("transactions", "accounts"),
+        {"transactions": "datetime|date"},  # Plaid's `datetime` is often null: then the end of `date`
+    ),
     "quickbooks": SourceSpec(
         "ingestion.quickbooks",
         "quickbooks_source",
@@ -70,11 +82,34 @@ SOURCES: dict[str, SourceSpec] = {
             "deposit",
             "journal_entry",
         ),  # fmt: skip
+        dict.fromkeys(
+            (
+                "account",
+                "customer",
+                "vendor",
+                "item",
+                "invoice",
+                "payment",
+                "bill",
+                "bill_payment",
+                "deposit",
+                "journal_entry",
+            ),
+            "meta_data__last_updated_time",
+        ),  # fmt: skip
     ),
     "hubspot": SourceSpec(
-        "ingestion.hubspot", "hubspot_source", ("companies", "contacts", "deals", "deals_companies")
+        "ingestion.hubspot",
+        "hubspot_source",
+        ("companies", "contacts", "deals", "deals_companies"),
+        dict.fromkeys(("companies", "contacts", "deals"), "updated_at"),
     ),
-    "shopify": SourceSpec("ingestion.shopify", "shopify_source", ("orders", "customers")),
+    "shopify": SourceSpec(
+        "ingestion.shopify",
+        "shopify_source",
+        ("orders", "customers"),
+        dict.fromkeys(("orders", "customers"), "updated_at"),
+    ),
 }
 
 
@@ -128,6 +163,76 @@ def _missing_config_message(name: str, exc: BaseException) -> str | None:
     return None
 
 
+_LOAD_ID = re.compile(r"[0-9.]+")
+
+
+def _as_utc(value: Any) -> datetime | None:
+    """A source's change time as aware UTC: unix seconds (Stripe), timestamps, ISO text; a bare
+    date (a bank line with no time) counts from the end of that day, so its lag is a lower bound."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    return None
+
+
+def _previous_clocks(source: str, target: Target) -> dict[str, datetime]:
+    """Per object, the source's clock at its last successful load (empty before the first one)."""
+    try:
+        with make_pipeline("ledgerlake", target).sql_client() as client:
+            rows = client.execute_sql(
+                "select object, max(source_clock_at) from "
+                f"{client.make_qualified_table_name('load_runs')} "
+                "where source = %s and status = 'ok' and source_clock_at is not null group by object",
+                source,
+            )
+    except Exception:  # noqa: BLE001 - no load_runs yet (or from before sync lag was measured)
+        return {}
+    return {obj: at for obj, at in ((r[0], _as_utc(r[1])) for r in rows or []) if at is not None}
+
+
+def _measure_sync_lag(
+    pipeline: Any, spec: SourceSpec, load_ids: list[str], report: SourceReport, previous: dict[str, datetime]
+) -> None:
+    """Sync lag of this load, on the source's clock: for each record loaded now that changed at the
+    source after the previous successful load read it, the hours from that change to this read.
+    A first load (a backfill) has no previous read, so it measures nothing."""
+    clock = source_clocks.take(report.source)
+    if clock is None:
+        return
+    ids = ", ".join(f"'{i}'" for i in load_ids if _LOAD_ID.fullmatch(i))
+    for obj in spec.objects:
+        counts = report.counts(obj)
+        counts.source_clock_at = clock
+        prev, columns = previous.get(obj), spec.changed_at.get(obj)
+        if prev is None or not columns or not ids:
+            continue
+        with pipeline.sql_client() as client:
+            cols = ", ".join(client.escape_column_name(c) for c in columns.split("|"))
+            table = client.make_qualified_table_name(obj)
+            try:
+                rows = client.execute_sql(f"select {cols} from {table} where _dlt_load_id in ({ids})") or []
+            except Exception:  # noqa: BLE001 - the object's table does not exist: nothing was loaded
+                rows = []
+        lags = []
+        for row in rows:
+            changed = next((at for at in map(_as_utc, row) if at is not None), None)
+            if changed is not None and changed > prev:
+                lags.append(max((clock - changed).total_seconds() / 3600, 0.0))
+        counts.changed = len(lags)
+        counts.lag_hours_sum = round(sum(lags), 4)
+        counts.lag_hours_max = round(max(lags), 4) if lags else None
+
+
 def _run_one(name: str, target: Target) -> SourceReport:
     report = SourceReport(source=name)
     spec = SOURCES.get(name)
@@ -136,13 +241,16 @@ def _run_one(name: str, target: Target) -> SourceReport:
         report.error = f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}"
         return report
     counter.take(name)
+    source_clocks.take(name)
+    previous = _previous_clocks(name, target)
     pipeline = None
     row_counts: dict[str, int] = {}
+    load_ids: list[str] = []
     try:
         pipeline = make_pipeline(name, target)
         # parquet loads ~5x faster into DuckDB than insert statements (47 s -> 9 s for Stripe at scale 1)
         file_format = "parquet" if target.kind == "duckdb" else None
-        pipeline.run(spec.build(), loader_file_format=file_format)
+        load_ids = list(pipeline.run(spec.build(), loader_file_format=file_format).loads_ids)
         row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
     except Exception as exc:  # noqa: BLE001 - one failing source must not stop the others
         message = (
@@ -160,6 +268,11 @@ def _run_one(name: str, target: Target) -> SourceReport:
         report.objects[obj] = counts
     for obj in spec.objects:
         report.counts(obj).loaded = int(row_counts.get(obj, 0))
+    if report.error is None and pipeline is not None:
+        try:
+            _measure_sync_lag(pipeline, spec, load_ids, report, previous)
+        except Exception as exc:  # noqa: BLE001 - lag is a measurement, not a reason to fail the load
+            log.warning("could not measure the sync lag of %s: %s", name, _one_line(exc))
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 
@@ -185,6 +298,10 @@ def record_load_runs(
             "seconds": float(r.seconds),
             "status": "failed" if r.error else "ok",
             "error": r.error,
+            "source_clock_at": c.source_clock_at,
+            "changed": c.changed,
+            "lag_hours_sum": c.lag_hours_sum,
+            "lag_hours_max": c.lag_hours_max,
         }
         for r in reports
         for obj, c in (r.objects.items() or [("*", ObjectCounts())])
@@ -199,6 +316,10 @@ def record_load_runs(
             "error": {"data_type": "text", "nullable": True},
             "started_at": {"data_type": "timestamp"},
             "seconds": {"data_type": "double"},
+            "source_clock_at": {"data_type": "timestamp", "nullable": True},
+            "changed": {"data_type": "bigint"},
+            "lag_hours_sum": {"data_type": "double"},
+            "lag_hours_max": {"data_type": "double", "nullable": True},
         },
     )
 

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import dlt
-from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Request, Response
 from requests.exceptions import RequestException
 
 from ingestion.bank_feed import settings
+from ingestion.common import vendor_session
 from ingestion.stripe.helpers import http_error_message
 from ledgerlake.errors import LedgerlakeError
 
@@ -35,13 +35,7 @@ class SyncCursorPaginator(BasePaginator):
 
 
 def make_client(base_url: str) -> RESTClient:
-    session = Client(
-        request_timeout=settings.TIMEOUT_SECONDS,
-        raise_for_status=False,
-        request_max_attempts=settings.MAX_ATTEMPTS,
-        request_backoff_factor=settings.BACKOFF_FACTOR,
-        request_max_retry_delay=settings.MAX_RETRY_DELAY,
-    ).session
+    session = vendor_session("bank_feed", settings)
     return RESTClient(base_url=base_url.rstrip("/"), session=session, data_selector="$")
 
 

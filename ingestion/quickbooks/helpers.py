@@ -10,23 +10,17 @@ from typing import Any
 import dlt
 from dlt.common.schema.utils import get_nested_tables
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
-from dlt.sources.helpers.requests import Client
 from requests import Session
 from requests.exceptions import HTTPError, RequestException
 
+from ingestion.common import vendor_session
 from ingestion.quickbooks import settings
 from ledgerlake.errors import LedgerlakeError
 
 
 def make_session(api_key: str) -> Session:
     """A requests session that retries 429/5xx (honouring Retry-After) and sends the Bearer token."""
-    session = Client(
-        request_timeout=settings.TIMEOUT_SECONDS,
-        raise_for_status=False,
-        request_max_attempts=settings.MAX_ATTEMPTS,
-        request_backoff_factor=settings.BACKOFF_FACTOR,
-        request_max_retry_delay=settings.MAX_RETRY_DELAY,
-    ).session
+    session = vendor_session("quickbooks", settings)
     session.headers.update({"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
     return session
 

@@ -6,14 +6,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from requests import Response
 from requests.exceptions import HTTPError, RequestException
 
-from ingestion.common import quarantine_row, to_quarantine
+from ingestion.common import quarantine_row, to_quarantine, vendor_session
 from ingestion.shopify import settings
 from ledgerlake.errors import LedgerlakeError
 
@@ -22,13 +21,7 @@ SOURCE = "shopify"
 
 def make_client(base_url: str, api_key: str, api_version: str) -> RESTClient:
     """A client for `{base_url}/admin/api/{version}`; dlt's session retries 429/5xx honouring Retry-After."""
-    session = Client(
-        request_timeout=settings.TIMEOUT_SECONDS,
-        raise_for_status=False,
-        request_max_attempts=settings.MAX_ATTEMPTS,
-        request_backoff_factor=settings.BACKOFF_FACTOR,
-        request_max_retry_delay=settings.MAX_RETRY_DELAY,
-    ).session
+    session = vendor_session("shopify", settings)
     return RESTClient(
         base_url=base_url.rstrip("/") + settings.API_PATH.format(version=api_version),
         auth=APIKeyAuth(name="X-Shopify-Access-Token", api_key=api_key, location="header"),

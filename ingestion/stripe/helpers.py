@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Request, Response
 from requests.exceptions import HTTPError, RequestException
 
-from ingestion.common import quarantine_row, to_quarantine
+from ingestion.common import quarantine_row, to_quarantine, vendor_session
 from ingestion.stripe import settings
 from ledgerlake.errors import LedgerlakeError
 
@@ -36,13 +35,7 @@ class StripeCursorPaginator(BasePaginator):
 
 
 def make_client(base_url: str, api_key: str) -> RESTClient:
-    session = Client(
-        request_timeout=settings.TIMEOUT_SECONDS,
-        raise_for_status=False,
-        request_max_attempts=settings.MAX_ATTEMPTS,
-        request_backoff_factor=settings.BACKOFF_FACTOR,
-        request_max_retry_delay=settings.MAX_RETRY_DELAY,
-    ).session
+    session = vendor_session("stripe", settings)
     return RESTClient(
         base_url=base_url.rstrip("/") + settings.API_PATH,
         auth=BearerTokenAuth(api_key),
