@@ -62,3 +62,9 @@
     where 1 = 0
     {%- endif -%}
 {%- endmacro %}
+
+{#- A column of a raw table that older loads may not have written yet: cast to `type`, or
+    `default` when `present` (the table's lower-cased column names) lacks it. -#}
+{% macro optional_column(present, column, type, default='null') -%}
+    {%- if column in present %}cast({{ column }} as {{ type }}){% else %}cast({{ default }} as {{ type }}){% endif %}
+{%- endmacro %}

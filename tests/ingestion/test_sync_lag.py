@@ -141,3 +141,27 @@ def test_day_dated_bank_lines_count_from_the_end_of_their_day(loads) -> None:
     assert changed > 0
     end_of_day = datetime.combine(oldest_new + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     assert max_lag == pytest.approx(round((second_clock - end_of_day).total_seconds() / 3600, 4))
+
+
+def test_the_warehouse_kpi_is_the_mean_lag_of_the_changed_records_per_day_of_the_load(loads) -> None:
+    from ledgerlake.config import load_settings
+    from ledgerlake.dbt import run_dbt
+
+    _, db, _, second_clock = loads
+    result = run_dbt(
+        load_settings(warehouse=db), "build", "--select", "stg_ledgerlake__load_runs int_kpis_sync_daily"
+    )
+    assert result.ok, result.failures
+    # dbt-duckdb keeps the file open read-write in this process: a second connection must match it
+    with duckdb.connect(str(db)) as con:
+        runs = con.execute(
+            "select started_at, changed, lag_hours_sum from raw_ledgerlake.load_runs"
+        ).fetchall()
+        second = [r for r in runs if r[0] == max(x[0] for x in runs)]
+        records, hours = sum(r[1] for r in second), sum(r[2] for r in second)
+        rows = con.execute(
+            "select day, kpi, value, numerator, denominator from intermediate.int_kpis_sync_daily"
+        ).fetchall()
+    assert rows == [
+        (second_clock.date(), "sync_lag_hours", pytest.approx(hours / records), pytest.approx(hours), records)
+    ]

@@ -1,6 +1,7 @@
--- Reconciliation KPIs per month of booking: auto-match rate, the unreconciled bank lines, and the
+-- Reconciliation KPIs per day of booking: auto-match rate, the unreconciled bank lines, and the
 -- continuous close share (bank lines whose ledger posting existed within one business day of the
--- booking: reconciled as they happen rather than at month end).
+-- booking: reconciled as they happen rather than at month end). The definition of these KPIs:
+-- kpi_monthly sums numerators and denominators of the days into months (kpis_by_month).
 with lines as (
     select * from {{ ref('fct_bank_transactions') }}
 ),
@@ -17,7 +18,7 @@ rates as (
 
 flagged as (
     select
-        cast({{ dbt.date_trunc('month', 'lines.booking_date') }} as date) as month,
+        lines.booking_date as day,
         case when matches.record_id is not null then 1 else 0 end as is_matched,
         abs(lines.amount) * coalesce(rates.rate_to_functional, 1.0) as amount_functional
     from lines
@@ -25,20 +26,20 @@ flagged as (
     left join rates on rates.rate_date = lines.booking_date and rates.currency = lines.currency
 ),
 
-monthly as (
+daily as (
     select
-        month,
+        day,
         count(*) as lines,
         sum(is_matched) as matched,
         sum(case when is_matched = 0 then 1 else 0 end) as unmatched,
         sum(case when is_matched = 0 then amount_functional else 0 end) as unmatched_value
     from flagged
-    group by month
+    group by day
 ),
 
 booked_timing as (
     select
-        cast({{ dbt.date_trunc('month', 'bank.booking_date') }} as date) as month,
+        bank.booking_date as day,
         case when {{ business_days_between('bank.booking_date', 'cast(gl.created_at as date)') }} <= 1 then 1 else 0 end
             as within_a_day
     from {{ ref('int_bank_lines_booked') }} as booked
@@ -49,29 +50,29 @@ booked_timing as (
 ),
 
 continuous as (
-    select month, count(*) as booked, sum(within_a_day) as within_a_day
+    select day, count(*) as booked, sum(within_a_day) as within_a_day
     from booked_timing
-    group by month
+    group by day
 ),
 
 final as (
-    select month, 'continuous_close_share' as kpi,
+    select day, 'continuous_close_share' as kpi,
         cast(within_a_day as {{ type_double() }}) / booked as value,
         cast(within_a_day as {{ type_double() }}) as numerator,
         cast(booked as {{ type_double() }}) as denominator
     from continuous
     union all
-    select month, 'auto_match_rate' as kpi, cast(matched as {{ type_double() }}) / lines as value,
+    select day, 'auto_match_rate' as kpi, cast(matched as {{ type_double() }}) / lines as value,
         cast(matched as {{ type_double() }}) as numerator, cast(lines as {{ type_double() }}) as denominator
-    from monthly
+    from daily
     union all
-    select month, 'unreconciled_items_count', cast(unmatched as {{ type_double() }}),
+    select day, 'unreconciled_items_count', cast(unmatched as {{ type_double() }}),
         cast(unmatched as {{ type_double() }}), cast(null as {{ type_double() }})
-    from monthly
+    from daily
     union all
-    select month, 'unreconciled_items_value', cast(unmatched_value as {{ type_double() }}),
+    select day, 'unreconciled_items_value', cast(unmatched_value as {{ type_double() }}),
         cast(unmatched_value as {{ type_double() }}), cast(null as {{ type_double() }})
-    from monthly
+    from daily
 )
 
 select * from final
