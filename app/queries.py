@@ -201,12 +201,30 @@ def forecast_accounts(as_of: date) -> list[str]:
     return (["total"] if "total" in accounts else []) + [a for a in accounts if a != "total"]
 
 
+# the known flows of the forecast by kind (forecasts.cash.COMPONENT_COLUMNS), with their labels
+KNOWN_COMPONENTS = {
+    "known_receivables": "open invoices (receivables)",
+    "known_payables": "open bills (payables)",
+    "known_pipeline": "CRM pipeline (weighted)",
+    "known_recurring": "recurring (payroll, rent, ...)",
+}
+
+
 def forecast(account_id: str, as_of: date) -> pl.DataFrame:
     """The forecast rows of one account (or 'total') made on `as_of`, by horizon."""
     cols = columns("marts", "fct_cash_forecast")
     extra = [
         c
-        for c in ("flow_p10", "flow_p50", "flow_p90", "baseline_flow", "known_flow", "model", "currency")
+        for c in (
+            "flow_p10",
+            "flow_p50",
+            "flow_p90",
+            "baseline_flow",
+            "known_flow",
+            *KNOWN_COMPONENTS,
+            "model",
+            "currency",
+        )
         if c in cols
     ]
     select = ", ".join(["as_of_date", "forecast_date", "p10", "p50", "p90", *extra])

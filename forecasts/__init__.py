@@ -134,6 +134,12 @@ def summarize(metrics: pl.DataFrame, selected: dict[str, str], plan: backtest.Ba
     }
 
 
+def _explained_lines(info: dict) -> int:
+    """Bank lines the known flows explain (settling invoices/bills, or a detected recurring series):
+    the residual baseline leaves them out."""
+    return int(info.get("explained_bank_lines") or 0) + int(info.get("recurring_bank_lines") or 0)
+
+
 def run(warehouse: Warehouse, horizon: int = 30, functional_currency: str | None = None) -> dict[str, Any]:
     """Forecast cash `horizon` days ahead from the marts and write the forecast and backtest tables.
 
@@ -168,11 +174,7 @@ def run(warehouse: Warehouse, horizon: int = 30, functional_currency: str | None
         known_var,
     )
     comparison, comparison_rows = None, None
-    if (
-        result.cv_selected is not None
-        and result.plan is not None
-        and explained_info.get("explained_bank_lines")
-    ):
+    if result.cv_selected is not None and result.plan is not None and _explained_lines(explained_info):
 
         def known_at(cutoff: date) -> pl.DataFrame:
             return known_total_as_of(sources, cutoff, horizon, functional, total_rates)
@@ -186,7 +188,7 @@ def run(warehouse: Warehouse, horizon: int = 30, functional_currency: str | None
         FORECAST_TABLE: write_for_as_of(warehouse, FORECAST_TABLE, result.forecast, as_of),
         BACKTEST_TABLE: write_for_as_of(warehouse, BACKTEST_TABLE, bt, as_of),
     }
-    baseline_basis = "residual" if explained_info.get("explained_bank_lines") else "all_bank_flows"
+    baseline_basis = "residual" if _explained_lines(explained_info) else "all_bank_flows"
     basis_notes = (
         []
         if baseline_basis == "residual" or known.is_empty()

@@ -9,14 +9,17 @@ Method
    rolling origins (`forecasts.backtest`); each series uses the one of the first three with the lowest
    MASE (Naive is only a yardstick, see `backtest.select_models`). Its point forecast is the baseline
    flow, taken as the p50 of the daily flow.
-3. **Known flows** (`forecasts.known_flows`: open receivables, open payables, the CRM pipeline; `account_id,
+3. **Known flows** (`forecasts.known_flows`: open receivables, open payables, the CRM pipeline;
+   `forecasts.recurring`: payroll, rent and other recurring bank flows detected from history; `account_id,
    flow_date, amount, component`, expected values) are added on top: `flow = baseline + known`. A flow
    booked to an account that is part of `'total'` counts in `'total'` too (converted at that account's
-   rate); the per-component sums are kept as `known_receivables`, `known_payables`, `known_pipeline`.
+   rate); the per-component sums are kept as `known_receivables`, `known_payables`, `known_pipeline`,
+   `known_recurring`.
    **No double counting:** the baseline is fitted on the *residual* bank flows — all bank lines minus
    those that settle an invoice or a bill (matched in `marts.reconciliation_matches` to a ledger Payment
-   or BillPayment, `inputs.load_explained`) — because those receipts and payments are what the known
-   flows forecast. The balance still starts from all flows. Customer receipts the reconciliation did not
+   or BillPayment, `inputs.load_explained`) and those of the recurring series detected on the whole
+   history — because those receipts and payments are what the known flows forecast. The balance still
+   starts from all flows. Customer receipts the reconciliation did not
    match stay in the residual (and are thus counted by both when the document is open).
 4. **Balance.** `p50[h] = last_balance + sum_{k<=h} (baseline[k] + known[k])`.
 5. **Intervals** are split-conformal, from the backtest errors of the selected model, symmetric around p50:
@@ -58,6 +61,7 @@ COMPONENT_COLUMNS = {
     "receivables": "known_receivables",
     "payables": "known_payables",
     "pipeline": "known_pipeline",
+    "recurring": "known_recurring",
 }
 KNOWN_FLOW_SCHEMA = {"account_id": pl.Utf8, "flow_date": pl.Date, "amount": pl.Float64, "component": pl.Utf8}
 

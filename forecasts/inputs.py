@@ -8,6 +8,7 @@ from datetime import date
 
 import polars as pl
 
+from forecasts import recurring
 from forecasts.cash import TOTAL
 from ledgerlake.errors import LedgerlakeError
 from ledgerlake.warehouse import Warehouse
@@ -282,6 +283,7 @@ class KnownSources:
     deals: pl.DataFrame | None
     accounts: dict[str, str]
     rates: dict[str, float]
+    bank_lines: pl.DataFrame | None = None  # `load_bank_lines`: where recurring flows are detected
 
 
 def read_known_sources(wh: Warehouse, as_of: date, functional: str, tx: pl.DataFrame | None) -> KnownSources:
@@ -296,6 +298,7 @@ def read_known_sources(wh: Warehouse, as_of: date, functional: str, tx: pl.DataF
         deals=deals,
         accounts=currency_accounts(tx) if tx is not None and not tx.is_empty() else {},
         rates=currency_rates(wh, functional, as_of),
+        bank_lines=load_bank_lines(wh),
     )
 
 
@@ -365,6 +368,11 @@ def known_from_sources(
             "payment_terms_source": "median invoice due_date - issue_date" if terms_all else "default",
         }
     routed, notes = kf.route(pl.concat(frames), src.accounts, src.rates)
+    if src.bank_lines is not None:
+        # already on their own account: not routed by currency
+        found = recurring.detect(recurring_candidates(src.bank_lines), as_of)
+        routed = pl.concat([routed, recurring.project(found, as_of, horizon).select(routed.columns)])
+        info["recurring"] = recurring.summary(found)
     info["accounts_by_currency"] = src.accounts
     return KnownFlows(items=routed, notes=notes, info=info)
 
@@ -389,37 +397,90 @@ def _median(xs: list[int] | list[float]) -> float | None:
     return float(s[m]) if len(s) % 2 else (s[m - 1] + s[m]) / 2
 
 
-def load_explained(wh: Warehouse) -> tuple[pl.DataFrame, dict[str, object]]:
-    """Daily sum of the bank lines that settle invoices or bills: `account_id, ds, y_explained`.
+_SETTLEMENT_IDS = (
+    "select r.bank_transaction_id from marts.reconciliation_matches r "
+    "join marts.fct_gl_entries g on g.entry_id = r.counterpart_id "
+    "where r.counterpart_type = 'ledger_entry' and g.source_entity in ('Payment', 'BillPayment')"
+)
+BANK_LINE_SCHEMA = {**recurring.LINE_SCHEMA, "is_settlement": pl.Boolean}
 
-    A bank line is explained when `marts.reconciliation_matches` matches it (counterpart_type
-    'ledger_entry') to a `marts.fct_gl_entries` entry whose source_entity is Payment or BillPayment.
-    Empty when those marts don't exist.
+
+def load_bank_lines(wh: Warehouse) -> pl.DataFrame | None:
+    """Every bank line: `account_id, ds, amount, currency, counterparty, is_settlement`.
+
+    `counterparty` is `recurring.counterparty_key` of the line; `is_settlement` marks the lines that
+    settle an invoice or a bill (matched in `marts.reconciliation_matches` to a ledger Payment or
+    BillPayment), which the receivables and payables forecast. None without the transactions mart.
     """
-    schema = {"account_id": pl.Utf8, "ds": pl.Date, "y_explained": pl.Float64}
-    if not (
-        wh.table_exists("marts", "reconciliation_matches") and wh.table_exists("marts", "fct_gl_entries")
-    ):
-        return pl.DataFrame(schema=schema), {"explained_bank_lines": 0}
+    if not wh.table_exists("marts", "fct_bank_transactions"):
+        return None
+    cols = set(wh.query(f"select * from {TX_TABLE} limit 0").columns)
+    text = {c: (f"cast(t.{c} as varchar)" if c in cols else "cast(null as varchar)") for c in (
+        "counterparty_name", "remittance_info")}  # fmt: skip
+    settles = (
+        f"t.bank_transaction_id in ({_SETTLEMENT_IDS})"
+        if wh.table_exists("marts", "reconciliation_matches")
+        and wh.table_exists("marts", "fct_gl_entries")
+        and "bank_transaction_id" in cols
+        else "false"
+    )
     sql = (
         "select cast(t.account_id as varchar) as account_id, cast(t.booking_date as date) as ds, "
-        "sum(cast(t.amount as double precision)) as y_explained, count(*) as n, "
-        "sum(case when t.amount > 0 then cast(t.amount as double precision) else 0 end) as receipts "
+        "cast(t.amount as double precision) as amount, t.currency as currency, "
+        f"{text['counterparty_name']} as counterparty_name, {text['remittance_info']} as remittance_info, "
+        f"case when {settles} then true else false end as is_settlement "
         f"from {TX_TABLE} t where t.booking_date is not null and t.amount is not null "
-        "and t.account_id is not null and t.bank_transaction_id in ("
-        "select r.bank_transaction_id from marts.reconciliation_matches r "
-        "join marts.fct_gl_entries g on g.entry_id = r.counterpart_id "
-        "where r.counterpart_type = 'ledger_entry' and g.source_entity in ('Payment', 'BillPayment')) "
-        "group by cast(t.account_id as varchar), cast(t.booking_date as date)"
+        "and t.account_id is not null"
     )
     df = wh.query(sql)
+    return df.with_columns(
+        pl.col("ds").cast(pl.Date),
+        pl.col("amount").cast(pl.Float64),
+        counterparty=recurring.counterparty_key(pl.col("counterparty_name"), pl.col("remittance_info")),
+    ).select([pl.col(c).cast(t) for c, t in BANK_LINE_SCHEMA.items()])
+
+
+def recurring_candidates(lines: pl.DataFrame) -> pl.DataFrame:
+    """The lines recurring flows are detected in: not settling a document (those are receivables and
+    payables already, and their lines are already out of the residual), with a counterparty."""
+    return lines.filter(~pl.col("is_settlement") & pl.col("counterparty").is_not_null()).select(
+        list(recurring.LINE_SCHEMA)
+    )
+
+
+def load_explained(wh: Warehouse) -> tuple[pl.DataFrame, dict[str, object]]:
+    """Daily sum of the bank lines that known flows forecast: `account_id, ds, y_explained`.
+
+    Two kinds, disjoint: lines that settle invoices or bills (`is_settlement`, see `load_bank_lines`),
+    and the lines of every recurring series detected on the whole history (`forecasts.recurring`; the
+    lines not settling a document only). Empty when no line is either.
+    """
+    schema = {"account_id": pl.Utf8, "ds": pl.Date, "y_explained": pl.Float64}
+    lines = load_bank_lines(wh)
+    if lines is None or lines.is_empty():
+        return pl.DataFrame(schema=schema), {"explained_bank_lines": 0, "recurring_bank_lines": 0}
+    candidates = recurring_candidates(lines)
+    as_of = lines["ds"].max()
+    assert isinstance(as_of, date)
+    hits = recurring.hit_lines(recurring.detect(candidates, as_of))
+    rec = candidates.with_columns(outflow=pl.col("amount") < 0).join(
+        hits, on=["account_id", "counterparty", "outflow", "ds"], how="semi"
+    )
+    settled = lines.filter(pl.col("is_settlement"))
     info: dict[str, object] = {
-        "explained_bank_lines": int(df["n"].sum() or 0) if not df.is_empty() else 0,
-        "explained_receipts": round(float(df["receipts"].sum() or 0.0), 2) if not df.is_empty() else 0.0,
-        "explained_payments": round(float((df["y_explained"] - df["receipts"]).sum() or 0.0), 2)
-        if not df.is_empty()
-        else 0.0,
+        "explained_bank_lines": settled.height,
+        "explained_receipts": _sum(settled.filter(pl.col("amount") > 0)),
+        "explained_payments": _sum(settled.filter(pl.col("amount") < 0)),
+        "recurring_bank_lines": rec.height,
+        "recurring_receipts": _sum(rec.filter(pl.col("amount") > 0)),
+        "recurring_payments": _sum(rec.filter(pl.col("amount") < 0)),
     }
-    if df.is_empty():
+    both = pl.concat([settled.select("account_id", "ds", "amount"), rec.select("account_id", "ds", "amount")])
+    if both.is_empty():
         return pl.DataFrame(schema=schema), info
-    return df.select("account_id", pl.col("ds").cast(pl.Date), pl.col("y_explained").cast(pl.Float64)), info
+    daily = both.group_by("account_id", "ds").agg(y_explained=pl.col("amount").sum())
+    return daily.select([pl.col(c).cast(t) for c, t in schema.items()]).sort("account_id", "ds"), info
+
+
+def _sum(df: pl.DataFrame) -> float:
+    return round(float(df["amount"].sum() or 0.0), 2)

@@ -58,7 +58,7 @@ import polars as pl
 MIN_PAID = 3
 PRIOR_DEALS = 10.0
 DEFAULT_TERMS_DAYS = 30
-COMPONENTS = ("receivables", "payables", "pipeline")
+COMPONENTS = ("receivables", "payables", "pipeline", "recurring")  # recurring: forecasts.recurring
 
 ITEM_SCHEMA = {
     "component": pl.Utf8,

@@ -48,9 +48,11 @@ if ui.require("fct_bank_transactions", "fct_cash_forecast"):
     if {"baseline_flow", "known_flow"} <= set(fc.columns):
         comp = go.Figure()
         comp.add_trace(go.Bar(x=fc["forecast_date"], y=fc["baseline_flow"], name="statistical baseline"))
-        comp.add_trace(
-            go.Bar(x=fc["forecast_date"], y=fc["known_flow"], name="known flows (invoices, bills)")
-        )
+        parts = [c for c in q.KNOWN_COMPONENTS if c in fc.columns]
+        for col in parts:  # each kind of known flow, when the forecast has them apart
+            comp.add_trace(go.Bar(x=fc["forecast_date"], y=fc[col], name=q.KNOWN_COMPONENTS[col]))
+        if not parts:
+            comp.add_trace(go.Bar(x=fc["forecast_date"], y=fc["known_flow"], name="known flows"))
         comp.update_layout(barmode="relative")
         st.plotly_chart(
             ui.style(comp, "Forecast flow by component", f"flow ({cur}/day)", height=340),
