@@ -6,6 +6,9 @@
 --             from the baseline to the target
 --   at_risk   the window is still running and it has not
 --   missed    the window is over and the target is not met
+--   no_data   no current value yet, or a relative target without a baseline
+-- An absolute target with no baseline (sync lag: nothing loaded before go-live) is met or not on
+-- the current value alone; not met while the window runs, it is at_risk.
 -- Months aggregate by the KPI's rule (ratio: sum of numerators / sum of denominators; mean).
 {%- set go_live = var('go_live_date') %}
 {%- set targets = var('kpi_targets') %}
@@ -120,11 +123,15 @@ final as (
         scored.measured_months,
         {{ dbt.datediff('windows.go_live_date', 'last_month.last_month', 'day') }} as days_since_go_live,
         case
-            when scored.current_value is null or scored.baseline is null then 'no_data'
+            when scored.current_value is null then 'no_data'
+            -- a relative target needs the baseline; an absolute one (e.g. sync lag, which has no
+            -- pre-go-live history to measure) is judged on the current value alone
+            when scored.baseline is null and scored.target_kind = 'relative' then 'no_data'
             when (scored.direction = 'lower_is_better' and scored.current_value <= scored.target)
                 or (scored.direction = 'higher_is_better' and scored.current_value >= scored.target)
                 then 'met'
             when {{ dbt.dateadd('month', 1, 'last_month.last_month') }} >= windows.measurement_end then 'missed'
+            when scored.baseline is null then 'at_risk'
             when scored.target <> scored.baseline
                 and (scored.current_value - scored.baseline) / (scored.target - scored.baseline) >= 0.5
                 then 'on_track'
