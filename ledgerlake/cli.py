@@ -263,7 +263,10 @@ def sandbox_generate(
 def sandbox_serve(
     data: Annotated[Path, typer.Option("--data", help="a generated sandbox folder")],
     port: Annotated[int, typer.Option()] = 8765,
-    faults: Annotated[str | None, typer.Option(help="e.g. 429=0.05,500=0.02,slow=0.01,dup_page=0.01")] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(help="e.g. 429=0.05,500=0.02,503=0.01,slow=0.01,dup_page=0.01,mid_page_update=0.01"),
+    ] = None,
 ) -> None:
     """Serve the vendor APIs on 127.0.0.1."""
     if not (data / "sandbox.json").exists():

@@ -3,9 +3,11 @@
 Config (dlt convention): `SOURCES__HUBSPOT__BASE_URL` (host root, e.g. https://api.hubapi.com) and
 `SOURCES__HUBSPOT__API_KEY` (a private-app token, sent as Bearer). The first run lists every object
 (`limit=100`, `after` paging); later runs search on the last-modified property (`GTE` the cursor minus
-an overlap, sorted ascending, 200 per page) and fall back to the list past HubSpot's 10,000-result
-search cap. Records already loaded with the same modification time are skipped. Tables merge on `id`;
-`deals_companies` (deal_id, company_id) comes from the deals list with `associations=companies`.
+an overlap, sorted ascending, 200 per page, paged by the modification time rather than by offset, so
+a record modified during the walk cannot push another one past it: see `helpers.search_pages`) and
+fall back to the list past HubSpot's 10,000-result search cap. Records already loaded with the same
+modification time are skipped. Tables merge on `id`; `deals_companies` (deal_id, company_id) comes
+from the deals list with `associations=companies`.
 """
 
 from __future__ import annotations

@@ -6,22 +6,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from dlt.sources.helpers.requests import Client
 from requests import Response, Session
 from requests.exceptions import HTTPError, RequestException
 
+from ingestion.common import vendor_session
 from ingestion.hubspot import settings
 from ledgerlake.errors import LedgerlakeError
 
 
 def make_session(api_key: str) -> Session:
-    session = Client(
-        request_timeout=settings.TIMEOUT_SECONDS,
-        raise_for_status=False,
-        request_max_attempts=settings.MAX_ATTEMPTS,
-        request_backoff_factor=settings.BACKOFF_FACTOR,
-        request_max_retry_delay=settings.MAX_RETRY_DELAY,
-    ).session
+    session = vendor_session("hubspot", settings)
     session.headers.update({"Authorization": f"Bearer {api_key}"})
     return session
 
@@ -61,13 +55,19 @@ def list_pages(session: Session, url: str, params: dict[str, Any]) -> Iterator[l
 def search_pages(
     session: Session, url: str, prop: str, since_ms: int, props: tuple[str, ...]
 ) -> Iterator[list[Any]]:
-    """Objects with `prop >= since_ms`, oldest change first; raises OverflowError past the 10,000 cap."""
-    after = 0
+    """Objects with `prop >= since_ms`, oldest change first; raises OverflowError past the 10,000 cap.
+
+    Pages by the sort key, not by offset: each page asks again for `prop >=` the newest modification
+    time read so far (`after` only steps over a page that is all at that one time). An offset walk
+    over results sorted by modification time skips a record whenever a record it already read is
+    modified meanwhile (that one moves to the end, every record after it one place forward); here a
+    record modified during the walk comes again at its new place. Records at the boundary time come
+    again too: the caller skips an id it has already read in the run.
+    """
+    low, after = since_ms, 0
     while True:
         body = {
-            "filterGroups": [
-                {"filters": [{"propertyName": prop, "operator": "GTE", "value": str(since_ms)}]}
-            ],
+            "filterGroups": [{"filters": [{"propertyName": prop, "operator": "GTE", "value": str(low)}]}],
             "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
             "properties": list(props),
             "limit": settings.SEARCH_LIMIT,
@@ -76,11 +76,16 @@ def search_pages(
         page = _call(session, "POST", f"{url}/search", json=body)
         if int(page.get("total", 0)) > settings.SEARCH_CAP:
             raise OverflowError
-        yield page.get("results", [])
-        nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
-        if not nxt:
+        results = page.get("results", [])
+        yield results
+        if not results or not ((page.get("paging") or {}).get("next") or {}).get("after"):
             return
-        after = int(nxt)
+        times = [to_ms((r.get("properties") or {}).get(prop)) for r in results if isinstance(r, dict)]
+        newest = max((t for t in times if t is not None), default=None)
+        if newest is not None and newest > low:
+            low, after = newest, 0
+        else:  # a whole page at `low`: step over it
+            after += len(results)
 
 
 def to_ms(text: Any) -> int | None:

@@ -26,9 +26,12 @@ from starlette.routing import Route
 from ledgerlake.errors import LedgerlakeError
 from sandbox.server import hubspot_api, plaid_api, quickbooks_api, shopify_api, stripe_api
 from sandbox.server.faults import RETRY_AFTER_SECONDS, SLOW_SECONDS, FaultInjector, parse_faults
+from sandbox.server.mid_page import MidPageUpdates
 from sandbox.server.store import StateHolder
 
 Handler = Callable[[Request], Awaitable[Response]]
+# `mid_page_update`: changes one record before a next-page request is served; the change, or None
+Mutator = Callable[[Request], Awaitable[dict | None]]
 
 
 class _Faults:
@@ -37,6 +40,8 @@ class _Faults:
     For `dup_page` it remembers, per endpoint and query, the last good page and the continuation
     token that page handed out (Stripe: its last id; Plaid: `next_cursor`). A request that presents
     that token while the fault fires gets the same page again, as a flaky API or proxy would do.
+    For `mid_page_update` it runs the route's mutator (`sandbox.server.mid_page`) before the page
+    is built, and counts the fault when a record was changed.
     """
 
     def __init__(self, injector: FaultInjector) -> None:
@@ -93,13 +98,15 @@ class _Faults:
             resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return resp
 
-    def wrap(self, api: str, handler: Handler) -> Handler:
+    def wrap(self, api: str, handler: Handler, mutate: Mutator | None = None) -> Handler:
         async def wrapped(request: Request) -> Response:
             kind = self.injector.draw()
             if kind in ("429", "500", "503"):
                 return self.error(api, kind)
             if kind == "slow":
                 await asyncio.sleep(SLOW_SECONDS)
+            if kind == "mid_page_update" and mutate is not None and await mutate(request) is not None:
+                self.injector.count(kind)
             key, token = await self._page_key(api, request)
             cached = self.last_page.get(key)
             if kind == "dup_page" and cached is not None and token and cached[0] == token:
@@ -146,15 +153,21 @@ def _shopify_handler(holder: StateHolder, name: str) -> Handler:
     return handler
 
 
-def _quickbooks_routes(holder: StateHolder, wrap: Callable[[str, Handler], Handler]) -> list[Route]:
+def _quickbooks_routes(
+    holder: StateHolder, wrap: Callable[..., Handler], updates: MidPageUpdates
+) -> list[Route]:
     store = quickbooks_api.QboStore(holder.data_dir)
+
+    async def mutate(request: Request) -> dict | None:
+        state = holder.get()
+        return updates.quickbooks(store.get(state), request, sandbox_now(state.meta))
 
     def endpoint(fn: Callable[..., Response]) -> Handler:
         async def handler(request: Request) -> Response:
             denied = quickbooks_api.check_auth(request)
             return denied if denied is not None else fn(store.get(holder.get()), request)
 
-        return wrap("quickbooks", handler)
+        return wrap("quickbooks", handler, mutate if fn is quickbooks_api.query else None)
 
     base = "/v3/company/{realm}"
     return [
@@ -164,8 +177,14 @@ def _quickbooks_routes(holder: StateHolder, wrap: Callable[[str, Handler], Handl
     ]
 
 
-def _hubspot_routes(holder: StateHolder, wrap: Callable[[str, Handler], Handler]) -> list[Route]:
+def _hubspot_routes(
+    holder: StateHolder, wrap: Callable[..., Handler], updates: MidPageUpdates
+) -> list[Route]:
     store = hubspot_api.HubspotStore(holder.data_dir)
+
+    async def mutate(request: Request) -> dict | None:
+        state = holder.get()
+        return await updates.hubspot(store.get(state), store.lock, request, sandbox_now(state.meta))
 
     async def objects(request: Request) -> Response:
         denied = hubspot_api.check_auth(request)
@@ -178,12 +197,16 @@ def _hubspot_routes(holder: StateHolder, wrap: Callable[[str, Handler], Handler]
     async def patch(request: Request) -> Response:
         denied = hubspot_api.check_auth(request)
         state = store.get(holder.get())
-        return denied if denied is not None else await hubspot_api.patch(state, store.lock, request)
+        return (
+            denied
+            if denied is not None
+            else await hubspot_api.patch(state, store.lock, request, sandbox_now(holder.get().meta))
+        )
 
     base = "/crm/v3/objects/{object}"
     return [
-        Route(base, wrap("hubspot", objects)),
-        Route(f"{base}/search", wrap("hubspot", search), methods=["POST"]),
+        Route(base, wrap("hubspot", objects, mutate)),
+        Route(f"{base}/search", wrap("hubspot", search, mutate), methods=["POST"]),
         Route(f"{base}/{{object_id}}", wrap("hubspot", patch), methods=["PATCH"]),
     ]
 
@@ -226,27 +249,54 @@ def create_app(data_dir: Path, faults: str | None = None, seed: int | None = Non
         parse_faults(faults), seed if seed is not None else int(state.meta.get("seed", 0))
     )
     wrap = _Faults(injector).wrap
+    updates = MidPageUpdates(injector.seed)
 
     async def health(_: Request) -> Response:
         meta = holder.get().meta
-        return JSONResponse({"status": "ok", "sandbox": meta, "faults_injected": injector.injected})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "sandbox": meta,
+                "faults_injected": injector.injected,
+                "mid_page_updates": updates.log,
+            }
+        )
+
+    def stripe_mutator(name: str) -> Mutator:
+        async def mutate(request: Request) -> dict | None:
+            state = holder.get()
+            return updates.stripe(state, request, name, sandbox_now(state.meta))
+
+        return mutate
+
+    def shopify_mutator(name: str) -> Mutator:
+        async def mutate(request: Request) -> dict | None:
+            state = holder.get()
+            return updates.shopify(state.shopify, request, name, sandbox_now(state.meta))
+
+        return mutate
 
     routes = [Route("/", health), Route("/health", health)]
     routes += [
-        Route(f"/v1/{name}", wrap("stripe", _stripe_handler(holder, name))) for name in stripe_api.SINGULAR
+        Route(f"/v1/{name}", wrap("stripe", _stripe_handler(holder, name), stripe_mutator(name)))
+        for name in stripe_api.SINGULAR
     ]
     routes += [
         Route("/transactions/sync", wrap("plaid", _plaid_handler(holder, "sync")), methods=["POST"]),
         Route("/accounts/get", wrap("plaid", _plaid_handler(holder, "accounts")), methods=["POST"]),
     ]
     routes += [
-        Route(f"/admin/api/{{version}}/{name}.json", wrap("shopify", _shopify_handler(holder, name)))
+        Route(
+            f"/admin/api/{{version}}/{name}.json",
+            wrap("shopify", _shopify_handler(holder, name), shopify_mutator(name)),
+        )
         for name in shopify_api.OBJECTS
     ]
-    routes += _quickbooks_routes(holder, wrap) + _hubspot_routes(holder, wrap)
+    routes += _quickbooks_routes(holder, wrap, updates) + _hubspot_routes(holder, wrap, updates)
     app = Starlette(routes=routes)
     app.add_middleware(_SimulatedDate, holder=holder)
     app.state.injector = injector
+    app.state.mid_page_updates = updates
     app.state.sandbox = holder
     return app
 
@@ -261,7 +311,14 @@ def serve(data_dir: Path, port: int, faults: str | None = None) -> None:
 @contextmanager
 def serve_in_thread(data_dir: Path, port: int = 0, faults: str | None = None) -> Iterator[str]:
     """Run the sandbox in a background thread; yields `http://127.0.0.1:<port>`; stops on exit."""
-    app = create_app(data_dir, faults)
+    with serve_app_in_thread(create_app(data_dir, faults), port) as url:
+        yield url
+
+
+@contextmanager
+def serve_app_in_thread(app: Starlette, port: int = 0) -> Iterator[str]:
+    """`serve_in_thread` for an app built with `create_app`, e.g. to switch its faults while it runs
+    (`app.state.injector.configure(...)`)."""
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", date_header=False
     )
@@ -282,4 +339,4 @@ def serve_in_thread(data_dir: Path, port: int = 0, faults: str | None = None) ->
         thread.join(timeout=10)
 
 
-__all__ = ["create_app", "serve", "serve_in_thread"]
+__all__ = ["create_app", "serve", "serve_app_in_thread", "serve_in_thread"]

@@ -163,6 +163,23 @@ def _comparable(v: Any) -> Any:
         return s
 
 
+def search_rows(hs: HubspotState, name: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects a search body matches, in its `sorts` order (ties in id order)."""
+    groups = body.get("filterGroups") or []
+    rows = [
+        o
+        for o in hs.objects[name]
+        if not groups or any(all(_matches(o, f) for f in g.get("filters", [])) for g in groups)
+    ]
+    for s in reversed(body.get("sorts") or []):
+        key = s.get("propertyName", "hs_object_id")
+        rows.sort(
+            key=lambda o, k=key: _comparable(o["properties"].get(k) or 0),
+            reverse=s.get("direction", "ASCENDING") == "DESCENDING",
+        )
+    return rows
+
+
 async def search(hs: HubspotState, request: Request) -> Response:
     name = request.path_params["object"]
     if name not in hs.objects:
@@ -183,23 +200,14 @@ async def search(hs: HubspotState, request: Request) -> Response:
             subCategory="SEARCH_RESULT_LIMIT",
             context={"limit": [str(SEARCH_RESULT_CAP)]},
         )
-    groups = body.get("filterGroups") or []
-    rows = [
-        o
-        for o in hs.objects[name]
-        if not groups or any(all(_matches(o, f) for f in g.get("filters", [])) for g in groups)
-    ]
-    for s in reversed(body.get("sorts") or []):
-        key = s.get("propertyName", "hs_object_id")
-        rows.sort(
-            key=lambda o, k=key: _comparable(o["properties"].get(k) or 0),
-            reverse=s.get("direction", "ASCENDING") == "DESCENDING",
-        )
+    rows = search_rows(hs, name, body)
     page = _page(request, name, rows, start, limit, _props(body.get("properties")), [])
     return JSONResponse({"total": len(rows), **page})
 
 
-async def patch(hs: HubspotState, lock: threading.Lock, request: Request) -> Response:
+async def patch(hs: HubspotState, lock: threading.Lock, request: Request, at: datetime) -> Response:
+    """PATCH of an object's properties, stamped `at` (the sandbox's simulated now, as every other
+    change the sandbox makes, so modification times never run backwards)."""
     name, oid = request.path_params["object"], request.path_params["object_id"]
     pos = hs.position.get(name, {}).get(oid)
     if pos is None:
@@ -209,7 +217,7 @@ async def patch(hs: HubspotState, lock: threading.Lock, request: Request) -> Res
         assert isinstance(props, dict)
     except (ValueError, KeyError, TypeError, AssertionError):
         return hs_error(400, 'Invalid input JSON: expected {"properties": {...}}', "VALIDATION_ERROR")
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    now = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     with lock:
         obj = hs.objects[name][pos]
         obj["properties"].update({k: None if v is None else str(v) for k, v in props.items()})

@@ -159,6 +159,9 @@ def _select(entity: Entity, op: str | None, ts: float | None) -> list[int]:
     return [i for i in idx if test(entity.updated[i])]
 
 
+select = _select  # for `mid_page`: the rows a query pages through
+
+
 def query(qbo: QboState, request: Request) -> Response:
     text = request.query_params.get("query", "")
     m = QUERY_RE.match(text)

@@ -156,6 +156,9 @@ def _matches(objs: ShopifyList, params: dict[str, str]) -> list[int]:
     return out if since is not None else out[::-1]  # since_id: ascending ids; otherwise newest first
 
 
+matching = _matches  # for `mid_page`: the walk a page_info continues
+
+
 def _in_bounds(value: float, lo: float | None, hi: float | None) -> bool:
     return (lo is None or value >= lo) and (hi is None or value <= hi)
 

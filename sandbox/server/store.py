@@ -40,6 +40,21 @@ class ObjectList:
         out.neg_created = [-c for c in out.created]
         return out
 
+    def replace(self, index: int, text: str) -> None:
+        """Serve `text` for the object at `index` from now on (same id and `created`)."""
+        self.json[index] = text
+
+    def insert(self, created: int, oid: str, text: str) -> None:
+        """Add an object in its place (created desc, id desc), as a new object appears in Stripe."""
+        i = 0
+        while i < len(self.ids) and (self.created[i], self.ids[i]) > (created, oid):
+            i += 1
+        self.created.insert(i, created)
+        self.ids.insert(i, oid)
+        self.json.insert(i, text)
+        self.neg_created.insert(i, -created)
+        self.position = {x: j for j, x in enumerate(self.ids)}
+
     def first_at_or_before(self, created_max: int) -> int:
         """Index of the first object with created <= created_max (list is descending)."""
         return bisect.bisect_left(self.neg_created, -created_max)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,9 @@ def test_patch_updates_properties_and_last_modified(client: TestClient, small_sa
     listed = client.get("/crm/v3/objects/deals", params={"limit": 1}, headers=AUTH).json()["results"][0]
     assert listed["properties"]["amount"] == "1234.5"
     assert listed["properties"]["hs_lastmodifieddate"] > deal["properties"]["hs_lastmodifieddate"]
+    # stamped with the sandbox's clock (its HTTP Date), not this machine's: changes never run backwards
+    stamped = parsedate_to_datetime(resp.headers["date"]).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert listed["properties"]["hs_lastmodifieddate"] == listed["updatedAt"] == stamped
     assert client.patch("/crm/v3/objects/deals/1", json={"properties": {}}, headers=AUTH).status_code == 404
 
 
