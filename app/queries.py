@@ -705,6 +705,20 @@ def kpi_series(kpi: str) -> pl.DataFrame:
     )
 
 
+def kpi_daily_series(kpi: str) -> pl.DataFrame:
+    """`day, value, numerator, denominator, unit` of a KPI defined per day (empty for monthly-only KPIs)."""
+    if not has_table("marts", "kpi_daily"):
+        return pl.DataFrame()
+    return query(
+        f"""
+        select day, cast(value as double precision) as value, cast(numerator as double precision) as numerator,
+               cast(denominator as double precision) as denominator, unit
+        from marts.kpi_daily where kpi = {_p()} order by day
+        """,
+        (kpi,),
+    )
+
+
 # --- data quality --------------------------------------------------------------------------------
 
 
@@ -939,6 +953,42 @@ def trial_balance_at(day: date) -> pl.DataFrame:
         from marts.trial_balance where balance_date = {_p()} order by account_id
         """,
         (day,),
+    )
+
+
+def fx_revaluation_months() -> list[date]:
+    return query("select distinct month_end from marts.fx_revaluation order by month_end desc")[
+        "month_end"
+    ].to_list()
+
+
+def fx_revaluation_by_month() -> pl.DataFrame:
+    """Unrealised FX gain/loss (functional currency) per month end and item type."""
+    return query(
+        """
+        select month_end, item_type, cast(sum(unrealised_gain_loss) as double precision) as unrealised_gain_loss
+        from marts.fx_revaluation group by month_end, item_type order by month_end, item_type
+        """
+    )
+
+
+def fx_revaluation_at(month_end: date) -> pl.DataFrame:
+    """Every item revalued at `month_end`, with the rate used and the entry a controller would post."""
+    return query(
+        f"""
+        select item_type, item_name, counterparty_name, currency,
+               cast(balance_original as double precision) as balance_original,
+               cast(closing_rate as double precision) as closing_rate, rate_observed_on,
+               cast(carrying_amount_functional as double precision) as carrying_amount_functional,
+               cast(revalued_amount_functional as double precision) as revalued_amount_functional,
+               cast(unrealised_gain_loss as double precision) as unrealised_gain_loss,
+               cast(unrealised_gain_loss_change as double precision) as unrealised_gain_loss_change,
+               proposed_debit_account_id, proposed_credit_account_id,
+               cast(proposed_amount as double precision) as proposed_amount, proposed_reversal_date
+        from marts.fx_revaluation where month_end = {_p()}
+        order by item_type, abs(unrealised_gain_loss) desc
+        """,
+        (month_end,),
     )
 
 

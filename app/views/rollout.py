@@ -40,3 +40,10 @@ if ui.require("kpi_monthly"):
         key="rollout_kpi_chart",
     )
     ui.table(series, key="rollout_kpi_table", ratio_cols=["value", "numerator", "denominator"])
+    daily = q.kpi_daily_series(kpi)
+    if not daily.is_empty():
+        day_fig = go.Figure(go.Scatter(x=daily["day"], y=daily["value"], mode="lines", name=kpi))
+        st.plotly_chart(
+            ui.style(day_fig, f"{kpi} by day", f"{kpi} ({unit})", "day", y_format=ui.unit_format(unit)),
+            key="rollout_kpi_daily_chart",
+        )

@@ -1,5 +1,6 @@
 """Financial statements from the ledger marts: P&L by month (accrual or cash), the balance sheet at a month
-end, the cash flow statement (direct or indirect), the trial balance check and AR/AP aging."""
+end, the cash flow statement (direct or indirect), the trial balance check, AR/AP aging and the month-end
+FX revaluation."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ cur = q.functional_currency()
 st.caption(
     f"All amounts in the functional currency, {cur}, from the QuickBooks ledger (`marts.fct_gl_entries`)."
 )
-pnl_tab, bs_tab, cf_tab, tb_tab, aging_tab = st.tabs(
-    ["Profit and loss", "Balance sheet", "Cash flow", "Trial balance", "AR and AP aging"]
+pnl_tab, bs_tab, cf_tab, tb_tab, aging_tab, fx_tab = st.tabs(
+    ["Profit and loss", "Balance sheet", "Cash flow", "Trial balance", "AR and AP aging", "FX revaluation"]
 )
 
 with pnl_tab:
@@ -117,3 +118,30 @@ with aging_tab:
                 with st.expander("Open documents"):
                     ui.table(q.aging_items(mart), key=f"{mart}_items",
                              money_cols=["amount_open", "amount_open_functional"], height=300)  # fmt: skip
+
+with fx_tab:
+    if ui.require("fx_revaluation"):
+        st.caption(
+            "Foreign-currency bank balances and open invoices and bills revalued at each month end's closing "
+            "rate. A report with the entry to post and reverse on the 1st, not posted: the statements above "
+            "are the ledger's."
+        )
+        months = q.fx_revaluation_months()
+        if not months:
+            st.info("Nothing is held in a foreign currency at any month end.")
+        else:
+            by_month = q.fx_revaluation_by_month()
+            st.plotly_chart(
+                ui.style(px.bar(by_month, x="month_end", y="unrealised_gain_loss", color="item_type"),
+                         "Unrealised FX gain (+) or loss (−) at each month end", f"amount ({cur})", "month end"),
+                key="fx_chart",
+            )  # fmt: skip
+            month_end = st.selectbox("Month end", months, key="fx_month")
+            items = q.fx_revaluation_at(month_end)
+            c = st.columns(2)
+            c[0].metric(f"Unrealised gain/loss ({cur})", ui.money(items["unrealised_gain_loss"].sum()))
+            c[1].metric(f"Change since the previous month end ({cur})",
+                        ui.money(items["unrealised_gain_loss_change"].sum()))  # fmt: skip
+            ui.table(items, key="fx_items", money_cols=["balance_original", "carrying_amount_functional",
+                     "revalued_amount_functional", "unrealised_gain_loss", "unrealised_gain_loss_change",
+                     "proposed_amount"])  # fmt: skip

@@ -79,6 +79,23 @@ def test_statements_aging_buckets_equal_the_warehouse(app_env: Run) -> None:
     assert {"vendor_name", "days_past_due"} <= set(frame_with(at, "vendor_name", "days_past_due").columns)
 
 
+def test_statements_fx_revaluation_equals_the_warehouse_per_month_end(app_env: Run) -> None:
+    need(app_env, "fx_revaluation")
+    at = open_page("statements")
+    months = at.selectbox(key="fx_month").options
+    assert months, "the sandbox holds EUR at every month end"
+    for month_end in (months[0], months[-1]):  # the latest and the earliest
+        at.selectbox(key="fx_month").set_value(month_end).run()
+        assert not at.exception
+        expected = one(app_env, "select sum(unrealised_gain_loss) from marts.fx_revaluation "
+                                f"where month_end = date '{month_end}'")  # fmt: skip
+        assert number(metric(at, "Unrealised gain/loss")) == pytest.approx(float(expected), abs=0.01)
+        items = frame_with(at, "item_type", "unrealised_gain_loss", "proposed_amount")
+        assert len(items) == one(
+            app_env, f"select count(*) from marts.fx_revaluation where month_end = date '{month_end}'"
+        )
+
+
 def test_overview_due_amounts_and_scorecard_tiles(app_env: Run) -> None:
     need(app_env, "fct_invoices", "rollout_scorecard")
     at = open_page("overview")
