@@ -694,26 +694,17 @@ def kpi_names() -> list[str]:
     return query("select distinct kpi from marts.kpi_monthly order by kpi")["kpi"].to_list()
 
 
-def kpi_series(kpi: str) -> pl.DataFrame:
-    return query(
-        f"""
-        select month, cast(value as double precision) as value, cast(numerator as double precision) as numerator,
-               cast(denominator as double precision) as denominator, unit
-        from marts.kpi_monthly where kpi = {_p()} order by month
-        """,
-        (kpi,),
-    )
-
-
-def kpi_daily_series(kpi: str) -> pl.DataFrame:
-    """`day, value, numerator, denominator, unit` of a KPI defined per day (empty for monthly-only KPIs)."""
-    if not has_table("marts", "kpi_daily"):
+def kpi_series(kpi: str, grain: str = "month") -> pl.DataFrame:
+    """`<grain>, value, numerator, denominator, unit` of a KPI from `marts.kpi_monthly` (grain month) or
+    `marts.kpi_daily` (grain day; empty for the KPIs that are monthly only)."""
+    mart = {"month": "kpi_monthly", "day": "kpi_daily"}[grain]
+    if not has_table("marts", mart):
         return pl.DataFrame()
     return query(
         f"""
-        select day, cast(value as double precision) as value, cast(numerator as double precision) as numerator,
+        select {grain}, cast(value as double precision) as value, cast(numerator as double precision) as numerator,
                cast(denominator as double precision) as denominator, unit
-        from marts.kpi_daily where kpi = {_p()} order by day
+        from marts.{mart} where kpi = {_p()} order by {grain}
         """,
         (kpi,),
     )

@@ -40,7 +40,7 @@ if ui.require("kpi_monthly"):
         key="rollout_kpi_chart",
     )
     ui.table(series, key="rollout_kpi_table", ratio_cols=["value", "numerator", "denominator"])
-    daily = q.kpi_daily_series(kpi)
+    daily = q.kpi_series(kpi, grain="day")
     if not daily.is_empty():
         day_fig = go.Figure(go.Scatter(x=daily["day"], y=daily["value"], mode="lines", name=kpi))
         st.plotly_chart(
