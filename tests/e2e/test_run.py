@@ -16,6 +16,8 @@ MARTS_OF_THE_RUN = {
     "fct_orders",
     "fx_rates_daily",
     "kpi_monthly",
+    "kpi_daily",
+    "fx_revaluation",
     "rollout_scorecard",
     "fct_bank_transactions",
     "bank_balances_daily",
@@ -220,3 +222,24 @@ def test_ledger_kpis_equal_the_truth_month_by_month(demo_run: Run) -> None:
     checked = joined.filter(pl.col("kpi").is_in(exact))
     assert checked["ours"].null_count() == 0
     assert (checked["value"] - checked["ours"]).abs().max() < 0.001
+
+
+def test_the_days_of_kpi_daily_add_up_to_kpi_monthly(demo_run: Run) -> None:
+    rolled = query(
+        demo_run.warehouse,
+        """
+        select date_trunc('month', day)::date as month, kpi, sum(numerator) as numerator,
+               sum(denominator) as denominator, count(*) as days
+        from marts.kpi_daily group by 1, 2
+        """,
+    )
+    monthly = query(
+        demo_run.warehouse, "select month, kpi, value, numerator, denominator from marts.kpi_monthly"
+    )
+    joined = rolled.join(monthly, on=["month", "kpi"], how="left")
+    assert joined.height > 0 and joined["value"].null_count() == 0
+    assert set(joined["kpi"]) >= {"auto_match_rate", "unreconciled_items_count", "continuous_close_share"}
+    for row in joined.iter_rows(named=True):
+        assert row["numerator"] == pytest.approx(row["numerator_right"], abs=1e-6), row
+        if row["denominator"] is not None:
+            assert row["value"] == pytest.approx(row["numerator"] / row["denominator"], abs=1e-12), row
