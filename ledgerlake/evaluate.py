@@ -6,6 +6,8 @@ as layers land (see CONTRACTS.md for the keys). The pipeline never reads truth; 
 
 from __future__ import annotations
 
+import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ def evaluate(settings: Settings, truth: Path) -> dict[str, Any]:
         ("reconciliation", _reconciliation),
         ("entities", _entities),
         ("crm", _crm),
+        ("shop_ledger", shop_ledger_metrics),
         ("parallel_run", _parallel_run),
         ("statements", _statements),
         ("kpis", _kpis),
@@ -273,6 +276,92 @@ def _crm(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
     if not wh.table_exists("marts", "fct_deals"):
         return None
     return crm_metrics(wh, truth) or None
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _shop_truth(truth: Path) -> tuple[set[tuple[str, str]], set[str]] | None:
+    """The sandbox's order day ↔ ledger summary pairs and the days a defect makes disagree.
+
+    There is no truth file of these matches: the ledger's lines name the shop day each summary
+    books (`source_link` = `shopify:<days from start>`, hand-keyed ones too), so a true pair is
+    (`shopify:<date>`, entry_id). A `shopify_refund_not_booked` refund leaves its refund day's
+    summary short (or the day without one): those days, up to `as_of`, are the true exceptions.
+    """
+    gl, orders, defects = _read(truth, "gl_lines"), _read(truth, "shopify_orders"), _read(truth, "defects")
+    if gl is None or orders is None:
+        return None
+    summary = truth / "summary.json"
+    clock = json.loads(summary.read_text()).get("clock", {}) if summary.exists() else {}
+    if "start" not in clock or "as_of" not in clock:
+        return None
+    start, as_of = date.fromisoformat(clock["start"]), date.fromisoformat(clock["as_of"])
+
+    def day_id(offset: int) -> str:
+        return f"shopify:{(start + timedelta(days=int(offset))).isoformat()}"
+
+    links = gl.filter(pl.col("source_link").str.starts_with("shopify:")).unique("entry_id")
+    pairs = {
+        (day_id(int(link.split(":", 1)[1])), entry)
+        for entry, link in links.select("entry_id", "source_link").iter_rows()
+    }
+    bad_days: set[str] = set()
+    if defects is not None:
+        unbooked = defects.filter(pl.col("defect_type") == "shopify_refund_not_booked")
+        order_ids = [int(r.split(",")[0]) for r in unbooked["record_ids"].to_list()]
+        refunds = orders.filter(pl.col("order_id").is_in(order_ids) & pl.col("refund_day").is_not_null())
+        bad_days = {
+            day_id(d) for d in refunds["refund_day"].to_list() if start + timedelta(days=int(d)) <= as_of
+        }
+    return pairs, bad_days
+
+
+def shop_ledger_metrics(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    """Shopify order day ↔ the ledger's daily sales summary (`int_orders_booked`, in
+    `marts.reconciliation_matches` as record_type `shopify_order_day`), and the order-day
+    exceptions (`missing_ledger_entry`, `amount_mismatch` with record_ids `shopify:<date>...`)
+    against the days the sandbox's unbooked refunds make disagree."""
+    known = _shop_truth(truth)
+    if known is None or not wh.table_exists("marts", "reconciliation_matches"):
+        return None
+    true_pairs, bad_days = known
+    ours = wh.query(
+        "select rule, record_id, counterpart_id from marts.reconciliation_matches "
+        "where record_type = 'shopify_order_day'"
+    )
+    if ours.is_empty() and not true_pairs:
+        return None
+    our_pairs = {(d, e) for _, d, e in ours.iter_rows()}
+    by_rule = {
+        str(rule): {
+            "matches": g.height,
+            "precision": _ratio(sum((d, e) in true_pairs for _, d, e in g.iter_rows()), g.height),
+        }
+        for (rule,), g in ours.group_by("rule")
+    }
+    flagged: set[str] = set()
+    if wh.table_exists("marts", "reconciliation_exceptions"):
+        exc = wh.query(
+            "select record_ids from marts.reconciliation_exceptions "
+            "where exception_type in ('missing_ledger_entry', 'amount_mismatch') and record_ids like 'shopify:%'"
+        )
+        flagged = {r.split(",")[0] for r in exc["record_ids"].to_list()}
+    tp = len(our_pairs & true_pairs)
+    return {
+        "precision": _ratio(tp, len(our_pairs)),
+        "recall": _ratio(tp, len(true_pairs)),
+        "matches": len(our_pairs),
+        "true_matches": len(true_pairs),
+        "by_rule": dict(sorted(by_rule.items())),
+        "exceptions": {
+            "precision": _ratio(len(flagged & bad_days), len(flagged)),
+            "recall": _ratio(len(flagged & bad_days), len(bad_days)),
+            "flagged_days": len(flagged),
+            "true_days": len(bad_days),
+        },
+    }
 
 
 def _parallel_run(wh: Warehouse, truth: Path) -> dict[str, Any] | None:

@@ -45,13 +45,37 @@
     ]) }}
 {%- endmacro %}
 
-{#- The normalised name: lower case; for bank descriptors the merchant part before '*' and no
-    reference tokens (any token with a digit); web addresses reduced to their brand label;
-    punctuation, parenthesised qualifiers, legal suffixes and descriptor noise words removed;
-    known stems mapped. Never empty when the input had letters or digits. -#}
+{#- Card processors and payment facilitators whose name leads a card descriptor, the merchant
+    following the '*': "SQ *BLUE BOTTLE" (Square), "TST* JOES PIZZA" (Toast), "PAYPAL *NOTION",
+    "PP*NOTION" (PayPal), "SP * SHOPNAME" (Shopify), "IZ *CAFE" (iZettle), "SUMUP *CAFE". -#}
+{% macro entity_descriptor_facilitators() -%}
+    {{ return(['sq', 'tst', 'paypal', 'pp', 'sp', 'iz', 'sumup']) }}
+{%- endmacro %}
+
+{#- Latin letters with diacritics folded to their base letter (é -> e, Ø -> O, ß -> ss, æ -> ae),
+    upper and lower case alike: PostgreSQL's lower() leaves non-ASCII letters alone under the C
+    locale, and the later [^a-z0-9] step would otherwise split "Müller" into "m ller".
+    translate() and replace() are portable; DuckDB's strip_accents and PostgreSQL's unaccent are not. -#}
+{% macro fold_accents(expr) -%}
+    translate(
+        replace(replace(replace(replace(replace(replace(replace({{ expr }},
+            'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae'), 'Œ', 'OE'), 'œ', 'oe'), 'Þ', 'TH'), 'þ', 'th'),
+        'ÀÁÂÃÄÅàáâãäåĀāĂăĄąÇçĆćČčĎďĐđÈÉÊËèéêëĒēĖėĘęĚěÌÍÎÏìíîïĪīĮįıÑñŃńŇňÒÓÔÕÖØòóôõöøŌōŐőŘřŚśŠšŞşŢţŤťÙÚÛÜùúûüŪūŮůŰűÝýÿŸŹźŻżŽžŁł',
+        'AAAAAAaaaaaaAaAaAaCcCcCcDdDdEEEEeeeeEeEeEeEeIIIIiiiiIiIiiNnNnNnOOOOOOooooooOoOoRrSsSsSsTtTtUUUUuuuuUuUuUuYyyYZzZzZzLl'
+    )
+{%- endmacro %}
+
+{#- The normalised name: accents folded, lower case; for bank descriptors the merchant part
+    before '*' (after it when a payment facilitator leads: "SQ *BLUE BOTTLE" -> blue bottle) and
+    no reference tokens (any token with a digit); web addresses reduced to their brand label;
+    dotted abbreviations joined (S.A. -> sa, L.L.C. -> llc); punctuation, parenthesised
+    qualifiers, legal suffixes and descriptor noise words removed; known stems mapped. Null for
+    null, empty or punctuation-only input; never empty when the input had letters or digits. -#}
 {% macro normalise_entity_name(expr, is_descriptor=false, strip_legal=true) -%}
-    {%- set ns = namespace(s="lower(coalesce(cast(" ~ expr ~ " as " ~ dbt.type_string() ~ "), ''))") -%}
+    {%- set ns = namespace(s="lower(" ~ fold_accents("coalesce(cast(" ~ expr ~ " as " ~ dbt.type_string() ~ "), '')") ~ ")") -%}
     {%- if is_descriptor -%}
+        {#- SQ *BLUE BOTTLE 1234 -> blue bottle 1234 ; PAYPAL *NOTION -> notion -#}
+        {%- set ns.s = regexp_replace_all(ns.s, '^ *(' ~ entity_descriptor_facilitators() | join('|') ~ ') *\\* *', '') -%}
         {#- AMZN MKTP US*2K4 -> amzn mktp us ; UBER *TRIP 0JNJ -> uber -#}
         {%- set ns.s = regexp_replace_all(ns.s, '^([^*]*[a-z][^*]*)\\*.*$', '\\1') -%}
     {%- endif -%}
@@ -61,6 +85,8 @@
     {%- set ns.s = regexp_replace_all(ns.s, '^ *(www\\.)?([a-z0-9-]+)\\.[a-z0-9.-]*(com|co|net|org|de|io|uk)(/[^ ]*)?([^a-z0-9]|$)', '\\2 ') -%}
     {#- any later web address is a support URL: dropped -#}
     {%- set ns.s = regexp_replace_all(ns.s, ' [a-z0-9-]+(\\.[a-z0-9-]+)*\\.(com|co|net|org|de|io|uk)(/[^ ]*)?', ' ') -%}
+    {#- dotted abbreviations, pairwise: s.a. -> sa, l.l.c. -> llc, s.a.r.l. -> sarl, j.p. -> jp -#}
+    {%- set ns.s = regexp_replace_all(ns.s, '([a-z])\\.([a-z])\\.', '\\1\\2') -%}
     {%- set ns.s = "replace(replace(" ~ ns.s ~ ", '''', ''), '&', ' and ')" -%}
     {%- set ns.s = regexp_replace_all(ns.s, '[^a-z0-9]+', ' ') -%}
     {%- set cleaned = "trim(" ~ ns.s ~ ")" -%}
@@ -114,10 +140,10 @@
         and {{ host }} like '%_.__%' then {{ host }} end
 {%- endmacro %}
 
-{#- Letters and digits only, lower case: HubSpot derives company domains this way ("Davis LLC" ->
+{#- Letters and digits only, lower case, accents folded: HubSpot derives company domains this way ("Davis LLC" ->
     davisllc.com), so it compares a domain's first label with a company name. -#}
 {% macro entity_slug(expr) -%}
-    {{ regexp_replace_all("lower(coalesce(" ~ expr ~ ", ''))", '[^a-z0-9]+', '') }}
+    {{ regexp_replace_all("lower(" ~ fold_accents("coalesce(" ~ expr ~ ", '')") ~ ")", '[^a-z0-9]+', '') }}
 {%- endmacro %}
 
 {#- Connected components of an undirected graph, portable (a recursive CTE, `union` so it stops):

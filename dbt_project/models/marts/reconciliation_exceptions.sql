@@ -7,6 +7,11 @@
 --   unbooked_bank_account  bank lines of an account the ledger has no bank account for (once per account)
 --   payout_mismatch     a payout whose amount is not the net of the transactions it settled
 --   won_deal_not_invoiced, invoice_amount_differs_from_deal  CRM <-> ledger (int_crm_exceptions)
+--   Shopify order days <-> the ledger's daily sales summary (int_orders_booked), record_ids
+--   `shopify:<day>` and/or the summary's entry id:
+--     missing_ledger_entry    a shop day with orders or refunds that no summary books
+--     amount_mismatch         a summary whose net differs from its day's orders − refunds beyond the tolerance
+--     unmatched_ledger_entry  a Shopify summary that no shop day takes (no orders that day, or a second one)
 with matches as (
     select * from {{ ref('reconciliation_matches') }}
 ),
@@ -139,8 +144,57 @@ payout_mismatch as (
     where has_members and abs(difference) > {{ var('match_amount_tolerance') }}
 ),
 
+shop_days as (
+    select * from {{ ref('int_orders_booked') }}
+),
+
+shop_missing_ledger_entry as (
+    select
+        'missing_ledger_entry' as exception_type,
+        abs(orders_net) as amount,
+        order_day_id as record_ids,
+        cast(null as {{ dbt.type_string() }}) as bank_transaction_id,
+        cast(null as {{ dbt.type_string() }}) as counterpart_id,
+        'Shopify day ' || {{ as_text('order_date') }} || ': ' || {{ as_text('order_count') }} || ' orders, '
+            || {{ as_text('refund_count') }} || ' refunds, net ' || {{ as_text('orders_net') }}
+            || ', no sales summary in the ledger' as detail
+    from shop_days
+    where status = 'missing_ledger_entry'
+),
+
+shop_amount_mismatch as (
+    select
+        'amount_mismatch' as exception_type,
+        abs(amount_difference) as amount,
+        order_day_id || ',' || entry_id as record_ids,
+        cast(null as {{ dbt.type_string() }}) as bank_transaction_id,
+        entry_id as counterpart_id,
+        'Shopify day ' || {{ as_text('order_date') }} || ' orders − refunds ' || {{ as_text('orders_net') }}
+            || ' vs ledger summary ' || {{ as_text('ledger_net') }} as detail
+    from shop_days
+    where is_amount_mismatch
+),
+
+shop_unmatched_ledger_entry as (
+    select
+        'unmatched_ledger_entry' as exception_type,
+        abs(ledger_net) as amount,
+        entry_id as record_ids,
+        cast(null as {{ dbt.type_string() }}) as bank_transaction_id,
+        entry_id as counterpart_id,
+        'Shopify sales summary of ' || {{ as_text('summary_date') }} || ' matches no Shopify order day' as detail
+    from shop_days
+    where status = 'unmatched_ledger_entry'
+),
+
 unioned as (
     select * from {{ ref('int_crm_exceptions') }}
+    union all
+    select * from shop_missing_ledger_entry
+    union all
+    select * from shop_amount_mismatch
+    union all
+    select * from shop_unmatched_ledger_entry
     union all
     select * from payout_mismatch
     union all

@@ -15,6 +15,11 @@ deal_matches as (
     select * from {{ ref('int_deals_invoiced') }}
 ),
 
+shop_matches as (
+    select * from {{ ref('int_orders_booked') }}
+    where status = 'matched'
+),
+
 unioned as (
     select
         {{ dbt.hash("'payout|' || bank_transaction_id || '|' || payout_id") }} as match_id,
@@ -74,6 +79,22 @@ unioned as (
         'hubspot_deal' as record_type,
         deal_id as record_id
     from deal_matches
+    union all
+    -- a Shopify order day (its orders and refunds) <-> the ledger's daily sales summary: no bank
+    -- line; an amount difference is reported as amount_mismatch from int_orders_booked
+    select
+        {{ dbt.hash("'shop_day|' || order_day_id || '|' || entry_id") }} as match_id,
+        rule,
+        confidence,
+        cast(null as {{ dbt.type_string() }}) as bank_transaction_id,
+        'quickbooks_journal_entry' as counterpart_type,
+        entry_id as counterpart_id,
+        cast(null as decimal(18, 2)) as bank_amount,
+        ledger_net as counterpart_amount,
+        cast(null as decimal(18, 2)) as amount_difference,
+        'shopify_order_day' as record_type,
+        order_day_id as record_id
+    from shop_matches
 ),
 
 final as (
