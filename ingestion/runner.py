@@ -41,6 +41,13 @@ class SourceSpec:
         return getattr(importlib.import_module(self.module), self.function)()
 
 
+# one table per entity in ingestion/quickbooks/settings.py ENTITIES (a test keeps them equal;
+# importing the settings here would be circular: the source imports the runner's counter)
+QUICKBOOKS_OBJECTS = (
+    "account", "customer", "vendor", "item", "invoice", "payment", "bill", "bill_payment", "deposit",
+    "journal_entry",
+)  # fmt: skip
+
 SOURCES: dict[str, SourceSpec] = {
     "stripe": SourceSpec(
         "ingestion.stripe",
@@ -68,41 +75,17 @@ SOURCES: dict[str, SourceSpec] = {
     "quickbooks": SourceSpec(
         "ingestion.quickbooks",
         "quickbooks_source",
-        # one table per entity in ingestion/quickbooks/settings.py ENTITIES (a test keeps them equal;
-        # importing the settings here would be circular: the source imports the runner's counter)
-        (
-            "account",
-            "customer",
-            "vendor",
-            "item",
-            "invoice",
-            "payment",
-            "bill",
-            "bill_payment",
-            "deposit",
-            "journal_entry",
-        ),  # fmt: skip
+        QUICKBOOKS_OBJECTS,
         dict.fromkeys(
-            (
-                "account",
-                "customer",
-                "vendor",
-                "item",
-                "invoice",
-                "payment",
-                "bill",
-                "bill_payment",
-                "deposit",
-                "journal_entry",
-            ),
+            QUICKBOOKS_OBJECTS,
             "meta_data__last_updated_time",
         ),  # fmt: skip
     ),
     "hubspot": SourceSpec(
         "ingestion.hubspot",
         "hubspot_source",
-        ("companies", "contacts", "deals", "deals_companies"),
-        dict.fromkeys(("companies", "contacts", "deals"), "updated_at"),
+        ("companies", "contacts", "deals", "line_items", "deals_companies", "deals_line_items"),
+        dict.fromkeys(("companies", "contacts", "deals", "line_items"), "updated_at"),
     ),
     "shopify": SourceSpec(
         "ingestion.shopify",

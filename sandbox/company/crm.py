@@ -6,7 +6,8 @@ issued (5-15 days before go-live, 0-2 after). Defects planted here: won deals th
 invoiced (`won_deal_not_invoiced`) and invoices whose amount differs from their deal
 (`invoice_amount_differs_from_deal`). Lost deals stop at a random stage. Every deal's stage history
 is simulated over the whole horizon; `cut_crm` shows each deal's stage at `as_of`, so deals closing
-later are the open pipeline.
+later are the open pipeline. Each deal carries 1-4 line items (instances of the product catalogue
+`PRODUCTS`) whose amounts sum to the deal's amount to the cent, added when the deal is created.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ NOT_INVOICED_RATE = 0.03  # extra won deals (relative to invoices) that never ge
 AMOUNT_DIFFERS_RATE = 0.04  # invoices whose amount differs from the deal's
 LOST_PER_WON = 0.6
 PRODUCTS = ("Annual subscription", "Implementation", "Enterprise plan", "Support renewal", "Pilot")
+# the product library behind the line items: HubSpot product id and SKU of each of PRODUCTS
+PRODUCT_IDS = tuple(str(1_155_000_000 + 1_009 * i) for i in range(len(PRODUCTS)))
+PRODUCT_SKUS = ("SUB-ANNUAL", "SVC-IMPL", "SUB-ENT", "SUP-RENEW", "SUB-PILOT")
+MAX_LINE_ITEMS = 4
+LINE_QUANTITIES = np.array([1, 1, 1, 2, 3, 4, 5, 10, 12])  # a line's quantity when it divides its cents
 
 
 @dataclass
@@ -52,6 +58,8 @@ class CrmData:
     deals: pl.DataFrame  # deal_id, company_id, dealname, amount, currency, created, closed, outcome, ...
     stages: pl.DataFrame  # deal_id, stage, entered (unix): the full stage history
     defects: pl.DataFrame  # defect_type, record_ids, detail
+    # line_item_id, deal_id, name, product_id, sku, quantity, price_cents, amount_cents, currency, created
+    line_items: pl.DataFrame
 
 
 def _companies(reg: Registry, rng: np.random.Generator) -> pl.DataFrame:
@@ -181,6 +189,71 @@ def _stage_history(deals: pl.DataFrame, rng: np.random.Generator) -> pl.DataFram
     return pl.DataFrame({"deal_id": rows_id, "stage": rows_stage, "entered": rows_t})
 
 
+def _split_cents(cents: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """`cents` in `k` positive parts (k at most `cents`) that sum to it exactly."""
+    k = max(1, min(k, cents))
+    weights = rng.random(k) + 0.25
+    parts = np.floor(cents * weights / weights.sum()).astype(np.int64)
+    parts = np.maximum(parts, 1)
+    parts[np.argmax(parts)] += cents - int(parts.sum())
+    return parts
+
+
+def _line_items(deals: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """1-4 line items per deal, the deal's own product first, amounts summing to the deal's cents.
+
+    `quantity × price = amount` exactly: a line's quantity is drawn among `LINE_QUANTITIES` and
+    falls back to 1 when it does not divide the line's cents."""
+    product_of = {name: i for i, name in enumerate(PRODUCTS)}
+    rows: dict[str, list] = {k: [] for k in ("deal_id", "product", "quantity", "price", "amount", "currency")}
+    created: list[int] = []
+    for deal_id, dealname, amount, currency, deal_created in deals.select(
+        "deal_id", "dealname", "amount", "currency", "created"
+    ).iter_rows():
+        cents = int(round(amount * 100))
+        k = int(rng.integers(1, MAX_LINE_ITEMS + 1))
+        parts = _split_cents(cents, k, rng) if cents > 0 else np.array([cents])
+        own = product_of[dealname.rsplit(" - ", 1)[-1]]
+        others = [i for i in rng.permutation(len(PRODUCTS)).tolist() if i != own]
+        qty = rng.choice(LINE_QUANTITIES, len(parts))
+        qty = np.where(parts % qty == 0, qty, 1)
+        rows["deal_id"] += [deal_id] * len(parts)
+        rows["product"] += [own, *others][: len(parts)]
+        rows["quantity"] += qty.tolist()
+        rows["price"] += (parts // qty).tolist()
+        rows["amount"] += parts.tolist()
+        rows["currency"] += [currency] * len(parts)
+        created += [deal_created] * len(parts)
+    product = np.array(rows["product"], dtype=np.int64)
+    n = len(product)
+    return pl.DataFrame(
+        {
+            "line_item_id": [str(20_000_000_000 + 97 * i) for i in range(n)],
+            "deal_id": rows["deal_id"],
+            "name": np.array(PRODUCTS, dtype=object)[product].tolist(),
+            "product_id": np.array(PRODUCT_IDS, dtype=object)[product].tolist(),
+            "sku": np.array(PRODUCT_SKUS, dtype=object)[product].tolist(),
+            "quantity": rows["quantity"],
+            "price_cents": rows["price"],
+            "amount_cents": rows["amount"],
+            "currency": rows["currency"],
+            "created": created,
+        },
+        schema={
+            "line_item_id": pl.Utf8,
+            "deal_id": pl.Utf8,
+            "name": pl.Utf8,
+            "product_id": pl.Utf8,
+            "sku": pl.Utf8,
+            "quantity": pl.Int64,
+            "price_cents": pl.Int64,
+            "amount_cents": pl.Int64,
+            "currency": pl.Utf8,
+            "created": pl.Int64,
+        },
+    )
+
+
 def _defects(deals: pl.DataFrame) -> pl.DataFrame:
     not_invoiced = deals.filter((pl.col("outcome") == "closedwon") & pl.col("invoice_number").is_null())
     differs = deals.filter(pl.col("amount_differs"))
@@ -215,7 +288,9 @@ def simulate_crm(reg: Registry, scale: float) -> CrmData:
     )
     contacts = _contacts(reg, companies, rng)
     stages = _stage_history(deals, rng)
-    return CrmData(companies, contacts, deals, stages, _defects(deals))
+    # drawn last from the stream, so everything above is what it was before line items existed
+    line_items = _line_items(deals, rng)
+    return CrmData(companies, contacts, deals, stages, _defects(deals), line_items)
 
 
 def cut_crm(crm: CrmData, clock: Clock) -> CrmData:
@@ -241,4 +316,6 @@ def cut_crm(crm: CrmData, clock: Clock) -> CrmData:
         deals=deals,
         stages=stages,
         defects=_defects(visible_inv),
+        # line items are added with their deal: those of the deals created by then
+        line_items=crm.line_items.filter(pl.col("deal_id").is_in(deals["deal_id"].implode())),
     )

@@ -26,6 +26,17 @@ ALWAYS = {
     "deals": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
     "line_items": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
 }
+# `associations=<object type>` -> the key HubSpot's v3 answer files them under (line items: with a space)
+ASSOCIATION_KEYS = {
+    "companies": "companies",
+    "company": "companies",
+    "contacts": "contacts",
+    "contact": "contacts",
+    "deals": "deals",
+    "deal": "deals",
+    "line_items": "line items",
+    "line_item": "line items",
+}
 
 
 def hs_error(status: int, message: str, category: str, **extra: Any) -> JSONResponse:
@@ -96,7 +107,9 @@ def _shape(name: str, obj: dict[str, Any], props: list[str] | None, assoc: list[
         "updatedAt": obj["updatedAt"],
         "archived": obj["archived"],
     }
-    links = {a: obj["associations"][a] for a in assoc if a in obj.get("associations", {})}
+    stored = obj.get("associations", {})
+    keys = dict.fromkeys(ASSOCIATION_KEYS.get(a.strip().lower(), a) for a in assoc)
+    links = {k: stored[k] for k in keys if k in stored}
     if links:
         out["associations"] = links
     return out

@@ -19,7 +19,12 @@ from sandbox.generate import generate
 from sandbox.server import serve_in_thread
 
 FAULTS = "429=0.04,500=0.03,503=0.02,slow=0.01,dup_page=0.2"
-OBJECTS = {"companies": "hs_lastmodifieddate", "contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
+OBJECTS = {
+    "companies": "hs_lastmodifieddate",
+    "contacts": "lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+    "line_items": "hs_lastmodifieddate",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +57,41 @@ def _ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def _pairs(root: Path) -> list[tuple[str, str]]:
+def _pairs(root: Path, key: str = "companies") -> list[tuple[str, str]]:
     return sorted(
-        (d["id"], a["id"]) for d in _stored(root, "deals") for a in d["associations"]["companies"]["results"]
+        (d["id"], a["id"]) for d in _stored(root, "deals") for a in d["associations"][key]["results"]
     )
+
+
+def _stage_dates(root: Path) -> list[tuple[str, str, int]]:
+    return sorted(
+        (d["id"], k, _ms(v))
+        for d in _stored(root, "deals")
+        for k, v in d["properties"].items()
+        if k.startswith("hs_v2_date_")
+    )
+
+
+def _loaded_stage_dates(db: Path) -> list[tuple[str, str, int]]:
+    columns = [
+        c
+        for (c,) in _rows(
+            db,
+            "select column_name from information_schema.columns where table_schema = 'raw_hubspot' "
+            "and table_name = 'deals' and column_name like 'properties__hs_v2_date_%'",
+        )
+    ]
+    types = _rows(
+        db,
+        "select distinct data_type from information_schema.columns where table_schema = 'raw_hubspot' "
+        "and table_name = 'deals' and column_name like 'properties__hs_v2_date_%'",
+    )
+    assert types == [("TIMESTAMP WITH TIME ZONE",)] and len(columns) == 14  # 7 stages, entered/exited
+    out = []
+    for c in columns:
+        rows = _rows(db, f"select id, epoch_ms({c}) from raw_hubspot.deals where {c} is not null")
+        out += [(i, c.removeprefix("properties__"), ms) for i, ms in rows]
+    return sorted(out)
 
 
 def test_load_equals_sandbox_and_second_run_adds_nothing(
@@ -92,6 +128,12 @@ def test_load_equals_sandbox_and_second_run_adds_nothing(
         target.duckdb_path, "select deal_id, company_id from raw_hubspot.deals_companies order by 1, 2"
     )
     assert links == _pairs(sandbox_dir) and second.objects["deals_companies"].loaded == 0
+    items = _rows(
+        target.duckdb_path, "select deal_id, line_item_id from raw_hubspot.deals_line_items order by 1, 2"
+    )
+    assert items == _pairs(sandbox_dir, "line items") and second.objects["deals_line_items"].loaded == 0
+    assert first.objects["deals_line_items"].loaded == len(items) > 0
+    assert _loaded_stage_dates(target.duckdb_path) == _stage_dates(sandbox_dir)
     records = pl.read_parquet(sandbox_dir / "truth/records.parquet").filter(pl.col("source") == "hubspot")
     for (obj,), group in records.group_by(["object"]):
         raw = {i for (i,) in _rows(target.duckdb_path, f"select id from raw_hubspot.{obj}")}
@@ -121,6 +163,12 @@ def test_advance_then_search_loads_the_changes(sandbox_dir: Path, tmp_path: Path
         target.duckdb_path, "select deal_id, company_id from raw_hubspot.deals_companies order by 1, 2"
     )
     assert links == _pairs(root)
+    items = _rows(
+        target.duckdb_path, "select deal_id, line_item_id from raw_hubspot.deals_line_items order by 1, 2"
+    )
+    assert items == _pairs(root, "line items")
+    # deals that moved on gained stage dates (an exit from the old stage, an entry into the new one)
+    assert _loaded_stage_dates(target.duckdb_path) == _stage_dates(root)
 
 
 def test_search_cap_falls_back_to_the_list(sandbox_dir: Path, tmp_path: Path, monkeypatch) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import polars as pl
 import pytest
 from starlette.testclient import TestClient
 
+from sandbox.advance import advance
 from sandbox.company.crm import OPEN_STAGES, STAGE_PROBABILITY
 from sandbox.credentials import HUBSPOT_API_KEY
 from sandbox.server import create_app
@@ -152,3 +155,91 @@ def test_open_pipeline_at_as_of(small_sandbox: Path) -> None:
     won = history.filter(pl.col("stage") == "closedwon")["deal_id"]
     per_deal = history.filter(pl.col("deal_id").is_in(won.implode())).group_by("deal_id").len()
     assert (per_deal["len"] == len(OPEN_STAGES) + 1).all()
+
+
+def _list_all(client: TestClient, name: str, **params: Any) -> list[dict[str, Any]]:
+    out, after = [], None
+    while True:
+        query = {"limit": 7, **params, **({"after": after} if after else {})}
+        body = client.get(f"/crm/v3/objects/{name}", params=query, headers=AUTH).json()
+        out += body["results"]
+        after = body.get("paging", {}).get("next", {}).get("after")
+        if not after:
+            return out
+
+
+def test_line_items_list_pages_in_products_shape(client: TestClient, small_sandbox: Path) -> None:
+    """No real line item fixture exists; a line item is an instance of a product, with the same CRM v3
+    envelope and `name`/`price` properties, so the real products response is the shape to match."""
+    items = _list_all(client, "line_items")
+    assert [i["id"] for i in items] == [i["id"] for i in _stored(small_sandbox, "line_items")]
+    real = json.loads((FIXTURES / "hubspot_products_data.json").read_text())["results"][0]
+    real["properties"].pop("description")  # a product's text; the sandbox's line items have none
+    for item in items[:20]:
+        assert shape_diff(real, item, set()) == [], item["id"]
+        assert all(isinstance(v, str) for v in item["properties"].values())
+        assert item["properties"]["hs_object_id"] == item["id"]
+    some = client.get(
+        "/crm/v3/objects/line_items", params={"limit": 2, "properties": "amount"}, headers=AUTH
+    ).json()["results"]
+    assert {frozenset(i["properties"]) for i in some} == {
+        frozenset({"amount", "createdate", "hs_lastmodifieddate", "hs_object_id"})
+    }
+
+
+def test_deal_line_items_sum_to_the_deal_amount(client: TestClient, small_sandbox: Path) -> None:
+    items = {i["id"]: i for i in _list_all(client, "line_items", associations="deals")}
+    deals = _list_all(client, "deals", associations="line_items", properties="amount,deal_currency_code")
+    seen: list[str] = []
+    for deal in deals:
+        # HubSpot's v3 answer files `associations=line_items` under "line items" (with a space)
+        links = deal["associations"]["line items"]["results"]
+        assert 1 <= len(links) <= 4 and {x["type"] for x in links} == {"deal_to_line_item"}
+        lines = [items[x["id"]]["properties"] for x in links]
+        amounts = [Decimal(p["amount"]) for p in lines]
+        assert sum(amounts) == Decimal(deal["properties"]["amount"]), deal["id"]
+        assert all(a > 0 for a in amounts)
+        assert all(Decimal(p["price"]) * int(p["quantity"]) == Decimal(p["amount"]) for p in lines)
+        assert {p["hs_line_item_currency_code"] for p in lines} == {deal["properties"]["deal_currency_code"]}
+        for x in links:
+            [back] = items[x["id"]]["associations"]["deals"]["results"]
+            assert back == {"id": deal["id"], "type": "line_item_to_deal"}
+        seen += [x["id"] for x in links]
+    assert sorted(seen) == sorted(items) and len(seen) > len(deals)  # every line item on one deal
+
+
+def test_deal_stage_dates_follow_the_stage_history(small_sandbox: Path) -> None:
+    history = pl.read_parquet(small_sandbox / "truth/deal_stage_history.parquet")
+    fmt = "%Y-%m-%dT%H:%M:%S.000Z"
+    want: dict[str, dict[str, str]] = {}
+    for deal_id, stage, entered, exited in history.iter_rows():
+        props = want.setdefault(deal_id, {})
+        props[f"hs_v2_date_entered_{stage}"] = entered.strftime(fmt)
+        if exited is not None:
+            props[f"hs_v2_date_exited_{stage}"] = exited.strftime(fmt)
+    deals = _stored(small_sandbox, "deals")
+    assert len(want) == len(deals)
+    for deal in deals:
+        p = deal["properties"]
+        got = {k: v for k, v in p.items() if k.startswith("hs_v2_date_")}
+        assert got == want[deal["id"]], deal["id"]
+        stage = p["dealstage"]
+        # in its current stage and not out of it; its last change is entering that stage
+        assert f"hs_v2_date_exited_{stage}" not in p
+        assert p[f"hs_v2_date_entered_{stage}"] == p["hs_lastmodifieddate"] == max(got.values())
+        entered = sorted((v, k) for k, v in got.items() if "_entered_" in k)
+        assert [k.removeprefix("hs_v2_date_entered_") for _, k in entered][:-1] == list(
+            OPEN_STAGES[: len(entered) - 1]
+        )
+
+
+def test_advance_keeps_line_items_and_adds_new_deals_ones(small_sandbox: Path, tmp_path: Path) -> None:
+    root = tmp_path / "sbx"
+    shutil.copytree(small_sandbox, root)
+    before = {i["id"]: i for i in _stored(root, "line_items")}
+    advance(root, 60)
+    after = {i["id"]: i for i in _stored(root, "line_items")}
+    assert all(after[k] == v for k, v in before.items())  # line items never change
+    new_deals = {d["id"] for d in _stored(root, "deals")} - {d["id"] for d in _stored(small_sandbox, "deals")}
+    new_lines = {i["associations"]["deals"]["results"][0]["id"] for k, i in after.items() if k not in before}
+    assert new_deals and new_lines == new_deals
