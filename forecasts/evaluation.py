@@ -15,6 +15,7 @@ precision is a lower bound; `precision_by_kind` shows each kind on its own.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,90 @@ def categorisation_metrics(categories: pl.DataFrame, truth_dir: Path) -> dict[st
         "n_auto": auto.height,
         "coverage": _ratio(joined.height, truth.height),
     }
+
+
+def pipeline_calibration_metrics(
+    deals: pl.DataFrame, history: pl.DataFrame | None, outcomes: pl.DataFrame, as_of: date
+) -> dict[str, Any] | None:
+    """Brier score (mean squared error of the probability against won = 1 / lost = 0) of the stage
+    probabilities the forecast would give the deals open at `as_of`, against how they really ended
+    (`outcomes`: `deal_id, outcome`, the truth's eventual closedwon/closedlost), for HubSpot's own
+    probabilities, the entry-rate calibration and the stage-history calibration. Lower is better."""
+    from forecasts import known_flows as kf
+
+    open_deals = deals.filter(~pl.col("is_closed")).join(
+        outcomes.select(pl.col("deal_id").cast(pl.Utf8), "outcome"), on="deal_id", how="inner"
+    )
+    open_deals = open_deals.filter(pl.col("outcome").is_in(["closedwon", "closedlost"]))
+    if open_deals.is_empty():
+        return None
+    won = (open_deals["outcome"] == "closedwon").cast(pl.Float64)
+    entry = kf.calibrate_stages(deals).probability
+    staged = kf.calibrate_stages(deals, history=history, as_of=as_of)
+
+    def brier(p: pl.Series) -> float:
+        return round(float(((p.cast(pl.Float64) - won) ** 2).mean()), 4)
+
+    out = {
+        "open_deals": open_deals.height,
+        "won_share": round(float(won.mean()), 4),
+        "brier_hubspot": brier(open_deals["probability"].fill_null(0.0)),
+        "brier_entry_rate": brier(open_deals["stage"].replace_strict(entry, default=None)),
+    }
+    if staged.method == kf.STAGE_HISTORY_METHOD:
+        out["brier_stage_history"] = brier(
+            open_deals["stage"].replace_strict(staged.probability, default=None)
+        )
+    if history is not None and not history.is_empty():
+        out["rolling"] = _rolling_calibration(deals, history, outcomes, as_of)
+    return out
+
+
+def _deals_at(history: pl.DataFrame, cutoff: date, hubspot: dict[str, float]) -> pl.DataFrame:
+    """The deals as they stood at `cutoff`, from the stage history alone: stage = the last one entered."""
+    from forecasts import known_flows as kf
+
+    last = (
+        history.filter(pl.col("entered_at").cast(pl.Date) <= cutoff)
+        .sort("entered_at")
+        .group_by("deal_id")
+        .agg(pl.col("stage").last())
+    )
+    return last.with_columns(
+        is_closed=pl.col("stage").is_in(list(kf.CLOSING_STAGES)),
+        is_won=pl.col("stage") == "closedwon",
+        probability=pl.col("stage").replace_strict(hubspot, default=None, return_dtype=pl.Float64),
+    )
+
+
+def _rolling_calibration(
+    deals: pl.DataFrame, history: pl.DataFrame, outcomes: pl.DataFrame, as_of: date
+) -> dict[str, Any]:
+    """The same Brier scores pooled over month-end cutoffs of the past (each calibrated only on what
+    the history shows up to its cutoff, the deals open then scored against how they ended): many
+    more open deals than the one as_of has, so the comparison is not one quarter's luck."""
+    from forecasts import known_flows as kf
+
+    hubspot = dict(
+        deals.filter(~pl.col("is_closed")).group_by("stage").agg(pl.col("probability").mean()).iter_rows()
+    )
+    ended = outcomes.select(pl.col("deal_id").cast(pl.Utf8), won=(pl.col("outcome") == "closedwon"))
+    first = history["entered_at"].min().date()
+    cutoffs = pl.date_range(first + timedelta(days=90), as_of, "1mo", eager=True).dt.month_end().to_list()
+    errors: dict[str, list[float]] = {"hubspot": [], "entry_rate": [], "stage_history": []}
+    for cutoff in (c for c in cutoffs if c < as_of):
+        then = _deals_at(history, cutoff, hubspot)
+        scored = then.filter(~pl.col("is_closed")).join(ended, on="deal_id", how="inner")
+        if scored.is_empty():
+            continue
+        entry = kf.calibrate_stages(then).probability
+        staged = kf.calibrate_stages(then, history=history, as_of=cutoff).probability
+        won = scored["won"].cast(pl.Float64).to_list()
+        for name, p in (
+            ("hubspot", scored["probability"].fill_null(0.0).to_list()),
+            ("entry_rate", [entry.get(s, 0.0) for s in scored["stage"]]),
+            ("stage_history", [staged.get(s, 0.0) for s in scored["stage"]]),
+        ):
+            errors[name] += [(a - b) ** 2 for a, b in zip(p, won, strict=True)]
+    n = len(errors["hubspot"])
+    return {"scored": n, **{f"brier_{k}": round(sum(v) / n, 4) if n else None for k, v in errors.items()}}

@@ -191,7 +191,9 @@ _DEAL_COLS = {
     "close_date": ("closed_at",),
     "days_to_invoice": ("days_to_invoice",),
 }
+_STAGE_COLS = {"deal_id": ("deal_id",), "stage": ("stage",), "entered_at": ("entered_at",)}
 _TYPES = {
+    "entered_at": pl.Datetime("us"),
     "doc_id": pl.Utf8,
     "key": pl.Utf8,
     "issue_date": pl.Date,
@@ -284,18 +286,29 @@ class KnownSources:
     accounts: dict[str, str]
     rates: dict[str, float]
     bank_lines: pl.DataFrame | None = None  # `load_bank_lines`: where recurring flows are detected
+    stage_history: pl.DataFrame | None = None  # `deal_id, stage, entered_at` (marts.fct_deal_stages)
+
+
+def read_deals(wh: Warehouse, functional: str) -> pl.DataFrame | None:
+    """The CRM deals (`marts.fct_deals`) the pipeline is made of, None without the mart."""
+    deals = _read(wh, "fct_deals", _DEAL_COLS, ("stage", "is_closed", "amount", "close_date"))
+    if deals is None:
+        return None
+    return deals.with_columns(pl.col("is_won").fill_null(False), pl.col("currency").fill_null(functional))
+
+
+def read_stage_history(wh: Warehouse) -> pl.DataFrame | None:
+    """`deal_id, stage, entered_at` of every stage each deal entered (`marts.fct_deal_stages`)."""
+    return _read(wh, "fct_deal_stages", _STAGE_COLS, ("deal_id", "stage", "entered_at"))
 
 
 def read_known_sources(wh: Warehouse, as_of: date, functional: str, tx: pl.DataFrame | None) -> KnownSources:
-    deals = _read(wh, "fct_deals", _DEAL_COLS, ("stage", "is_closed", "amount", "close_date"))
-    if deals is not None:
-        deals = deals.with_columns(
-            pl.col("is_won").fill_null(False), pl.col("currency").fill_null(functional)
-        )
+    deals = read_deals(wh, functional)
     return KnownSources(
         invoices=_read(wh, "fct_invoices", _INVOICE_COLS, ("due_date", "amount")),
         bills=_read(wh, "fct_bills", _BILL_COLS, ("due_date", "amount")),
         deals=deals,
+        stage_history=read_stage_history(wh),
         accounts=currency_accounts(tx) if tx is not None and not tx.is_empty() else {},
         rates=currency_rates(wh, functional, as_of),
         bank_lines=load_bank_lines(wh),
@@ -344,7 +357,7 @@ def known_from_sources(
             "never_paid_share": round(bill_delays.never_share, 4),
         }
     if deals is not None and with_pipeline:
-        calib = kf.calibrate_stages(deals)
+        calib = kf.calibrate_stages(deals, history=src.stage_history, as_of=as_of)
         lags = deals["days_to_invoice"].drop_nulls().to_list()
         lag = round(_median(lags) or 0) if lags else 0
         terms_all = (

@@ -23,18 +23,17 @@ Receivables and payables
 
 Pipeline
 --------
-* **Stage probabilities, calibrated.** The marts hold each deal's current stage only, no stage history.
-  Every deal is created in the entry stage (the open stage with the lowest HubSpot probability), so
-  the share of closed deals that were won *is* the share of deals ever in the entry stage that ended
-  won. That rate is shrunk towards HubSpot's entry probability with `PRIOR_DEALS` pseudo-deals:
-  `r = (won + k * p_entry) / (closed + k)`. The later stages have no history of their own: HubSpot's
-  probability is read as how far along the way from the entry stage to won a stage is,
-  `p_s = r + (1 - r) * (hub_s - hub_entry) / (1 - hub_entry)` (the entry stage gets exactly r, a stage
-  at 100% stays there). Checked against the sandbox's stage history (which the pipeline never reads):
-  this keeps the later stages closer to their true win rates than moving HubSpot's odds by the entry
-  stage's odds ratio, which overshoots; it still overstates them (HubSpot's defaults rise far more
-  steeply than observed). Real per-stage calibration needs the stage history (HubSpot's
-  `hs_date_entered_<stage>` properties), which the marts don't have yet.
+* **Stage probabilities, calibrated.** Without stage history, every deal is created in the entry stage
+  (the open stage with the lowest HubSpot probability), so the share of closed deals that were won
+  *is* the share of deals ever in the entry stage that ended won. That rate is shrunk towards
+  HubSpot's entry probability with `PRIOR_DEALS` pseudo-deals: `r = (won + k * p_entry) / (closed + k)`,
+  and a later stage is placed by how far along the way from the entry stage to won HubSpot puts it,
+  `p_s = r + (1 - r) * (hub_s - hub_entry) / (1 - hub_entry)` (HubSpot's defaults rise far more
+  steeply than observed, so this still overstates the later stages).
+  With the stage history (`marts.fct_deal_stages`, from HubSpot's `hs_v2_date_entered_<stage>`) each
+  stage gets its own rate: of the deals that entered stage s and had closed by `as_of`, the share that
+  closed won, shrunk towards the estimate above with `PRIOR_DEALS` pseudo-deals,
+  `p_s = (won_s + k * p_s_above) / (closed_s + k)`. Only entries and closings up to `as_of` count.
 * **Timing.** Expected close date (`closed_at`; an open deal whose expected close is past closes on
   `as_of + 1`), then the median observed close-to-invoice lag (`fct_deals.days_to_invoice`), the median
   payment terms (`due_date - issue_date` of invoices), then the company-wide customer delays and `pi`
@@ -146,6 +145,18 @@ def document_items(
     return pl.DataFrame(rows, schema=ITEM_SCHEMA, orient="row") if rows else empty_items()
 
 
+ENTRY_RATE_METHOD = (
+    "entry stage: won/closed of all closed deals shrunk to HubSpot's entry probability "
+    f"with {PRIOR_DEALS:g} pseudo-deals; later stages: r + (1 - r) * (hub_s - hub_entry) / (1 - hub_entry) "
+    "(no stage history)"
+)
+STAGE_HISTORY_METHOD = (
+    "per stage: won/closed of the deals that entered the stage and closed by as_of (fct_deal_stages), "
+    f"shrunk with {PRIOR_DEALS:g} pseudo-deals to the entry-rate estimate"
+)
+CLOSING_STAGES = {"closedwon": True, "closedlost": False}
+
+
 @dataclass
 class StageCalibration:
     """Calibrated probability per open stage and how it was derived (for the summary)."""
@@ -156,11 +167,8 @@ class StageCalibration:
     closed: int
     won: int
     entry_win_rate: float | None
-    method: str = (
-        "entry stage: won/closed of all closed deals shrunk to HubSpot's entry probability "
-        f"with {PRIOR_DEALS:g} pseudo-deals; later stages: r + (1 - r) * (hub_s - hub_entry) / (1 - hub_entry) "
-        "(no stage history in the marts)"
-    )
+    method: str = ENTRY_RATE_METHOD
+    by_stage: dict[str, dict[str, int]] = field(default_factory=dict)  # stage -> closed, won (history)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -171,11 +179,54 @@ class StageCalibration:
             "entry_win_rate": self.entry_win_rate,
             "hubspot": self.hubspot,
             "calibrated": self.probability,
+            "stage_history": self.by_stage,
         }
 
 
-def calibrate_stages(deals: pl.DataFrame, prior: float = PRIOR_DEALS) -> StageCalibration:
-    """Stage probabilities from `stage, is_closed, is_won, probability` (HubSpot's, 0..1)."""
+def stage_outcomes(history: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """`stage, closed, won`: per stage, the deals that entered it by `as_of` and had closed by then,
+    and how many of those closed won (closing = entering closedwon/closedlost by `as_of`)."""
+    seen = history.filter(pl.col("entered_at").cast(pl.Date) <= as_of)
+    closings = (
+        seen.filter(pl.col("stage").is_in(list(CLOSING_STAGES)))
+        .group_by("deal_id")
+        .agg(won=(pl.col("stage").sort_by("entered_at").last() == "closedwon"))
+    )
+    return (
+        seen.filter(~pl.col("stage").is_in(list(CLOSING_STAGES)))
+        .select("deal_id", "stage")
+        .unique()
+        .join(closings, on="deal_id", how="inner")
+        .group_by("stage")
+        .agg(closed=pl.len(), won=pl.col("won").sum())
+    )
+
+
+def calibrate_stages(
+    deals: pl.DataFrame,
+    prior: float = PRIOR_DEALS,
+    history: pl.DataFrame | None = None,
+    as_of: date | None = None,
+) -> StageCalibration:
+    """Stage probabilities from `stage, is_closed, is_won, probability` (HubSpot's, 0..1), refined per
+    stage by the stage `history` (`deal_id, stage, entered_at`) up to `as_of` when there is one."""
+    base = _calibrate_by_entry_rate(deals, prior)
+    if history is None or history.is_empty() or as_of is None or not base.probability:
+        return base
+    outcomes = {r["stage"]: r for r in stage_outcomes(history, as_of).iter_rows(named=True)}
+    calibrated = {}
+    for stage, p in base.probability.items():
+        o = outcomes.get(stage)
+        n, won = (int(o["closed"]), int(o["won"])) if o else (0, 0)
+        calibrated[stage] = (won + prior * p) / (n + prior)
+    by_stage = {s: {"closed": int(o["closed"]), "won": int(o["won"])} for s, o in sorted(outcomes.items())}
+    return StageCalibration(
+        calibrated, base.hubspot, base.entry_stage, base.closed, base.won, base.entry_win_rate,
+        STAGE_HISTORY_METHOD, by_stage,
+    )  # fmt: skip
+
+
+def _calibrate_by_entry_rate(deals: pl.DataFrame, prior: float) -> StageCalibration:
     open_deals = deals.filter(~pl.col("is_closed"))
     hub = (
         open_deals.group_by("stage")

@@ -61,7 +61,8 @@ def _matches(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
     }
 
 
-def _as_of(truth: Path) -> date | None:
+def truth_as_of(truth: Path) -> date | None:
+    """The sandbox's as_of (its simulated today) from the truth's summary.json."""
     summary = truth / "summary.json"
     if not summary.exists():
         return None
@@ -81,7 +82,7 @@ def _exceptions(wh: Warehouse, truth: Path, grace_days: int) -> dict[str, Any] |
         for deal_id, closedate in pl.read_parquet(deals_path).select("deal_id", "closedate").iter_rows():
             if closedate is not None:
                 closed[deal_id] = closedate.date()
-    as_of = _as_of(truth)
+    as_of = truth_as_of(truth)
     cutoff = as_of - timedelta(days=grace_days) if as_of else None
     out: dict[str, Any] = {}
     for kind in EXCEPTION_TYPES:

@@ -39,6 +39,7 @@ def evaluate(settings: Settings, truth: Path) -> dict[str, Any]:
         ("statements", _statements),
         ("kpis", _kpis),
         ("forecast", _forecast),
+        ("pipeline", _pipeline),
         ("anomalies", _anomalies),
         ("duplicate_payments", _duplicate_payments),
         ("categorisation", _categorisation),
@@ -260,6 +261,18 @@ def _forecast(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
     if out:
         out["note"] = "rolling-origin backtest on the warehouse's daily cash (equal to the truth's: see cash)"
     return out or None
+
+
+def _pipeline(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    """How well the forecast's stage probabilities predict how the open deals really ended."""
+    from forecasts import inputs
+    from forecasts.evaluation import pipeline_calibration_metrics
+    from ledgerlake.crm_eval import truth_as_of
+
+    outcomes, deals, as_of = _read(truth, "crm_deals"), inputs.read_deals(wh, "USD"), truth_as_of(truth)
+    if outcomes is None or deals is None or as_of is None:
+        return None
+    return pipeline_calibration_metrics(deals, inputs.read_stage_history(wh), outcomes, as_of)
 
 
 def _entities(wh: Warehouse, truth: Path) -> dict[str, Any] | None:

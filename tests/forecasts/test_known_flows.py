@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -129,6 +129,40 @@ def test_stage_probabilities_calibrated_on_won_lost_history() -> None:
         "appointmentscheduled": pytest.approx(0.2),
         "contractsent": pytest.approx(0.6),
     }
+
+
+def _history() -> pl.DataFrame:
+    """c0-c3 lost, c4-c9 won (as `_deals`). All entered appointmentscheduled; contractsent was reached
+    by c2, c3 (lost) and c6-c9 (won); c9 closed only after AS_OF, o2 is still in contractsent."""
+    at = lambda n: datetime(2025, 3, 1, 12) + timedelta(days=n)  # noqa: E731 - a tiny date helper
+    rows = [(f"c{i}", "appointmentscheduled", at(-60 + i)) for i in range(10)]
+    rows += [(f"c{i}", "contractsent", at(-30 + i)) for i in (2, 3, 6, 7, 8, 9)]
+    rows += [(f"c{i}", "closedlost", at(-10 + i)) for i in range(4)]
+    rows += [(f"c{i}", "closedwon", at(-10 + i)) for i in range(4, 9)]
+    rows += [("c9", "closedwon", datetime(2025, 4, 5, 9)), ("o1", "appointmentscheduled", at(0))]
+    rows += [("o2", "appointmentscheduled", at(-20)), ("o2", "contractsent", at(-5))]
+    return pl.DataFrame(rows, schema=["deal_id", "stage", "entered_at"], orient="row")
+
+
+def test_stage_probabilities_from_the_stage_history_up_to_as_of() -> None:
+    calib = kf.calibrate_stages(_deals(), history=_history(), as_of=AS_OF)
+    # c9 closed after AS_OF: of the deals in appointmentscheduled 9 closed by then, 5 won;
+    # shrunk to the entry-rate estimate 0.4 with 10 pseudo-deals: (5 + 4) / (9 + 10)
+    assert calib.probability["appointmentscheduled"] == pytest.approx(9 / 19)
+    # contractsent: c2, c3 lost, c6, c7, c8 won (c9 not closed yet): (3 + 10 * 0.7) / (5 + 10)
+    assert calib.probability["contractsent"] == pytest.approx(10 / 15)
+    assert calib.by_stage == {
+        "appointmentscheduled": {"closed": 9, "won": 5},
+        "contractsent": {"closed": 5, "won": 3},
+    }
+    assert calib.method == kf.STAGE_HISTORY_METHOD
+    # a day after c9 closed, it counts too
+    later = kf.calibrate_stages(_deals(), history=_history(), as_of=date(2025, 4, 5))
+    assert later.by_stage["contractsent"] == {"closed": 6, "won": 4}
+    # no history: the entry-rate method
+    assert (
+        kf.calibrate_stages(_deals(), history=_history().clear(), as_of=AS_OF).method == kf.ENTRY_RATE_METHOD
+    )
 
 
 def test_pipeline_deal_inside_the_horizon_and_one_beyond() -> None:
