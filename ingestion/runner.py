@@ -56,6 +56,7 @@ SOURCES: dict[str, SourceSpec] = {
             "customers",
             "charges",
             "refunds",
+            "disputes",
             "balance_transactions",
             "payouts",
             "events",
@@ -63,7 +64,8 @@ SOURCES: dict[str, SourceSpec] = {
         ),
         # Stripe objects are immutable but for what `events` report: creation is their change
         dict.fromkeys(
-            ("customers", "charges", "refunds", "balance_transactions", "payouts", "events"), "created"
+            ("customers", "charges", "refunds", "disputes", "balance_transactions", "payouts", "events"),
+            "created",
         ),
     ),
     "bank_feed": SourceSpec(

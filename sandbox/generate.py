@@ -28,11 +28,11 @@ from sandbox.company.legacy import write_legacy_export
 from sandbox.company.registry import Registry
 from sandbox.company.shop import cut_shop, ledger_orders, shop_truth, simulate_shop
 from sandbox.company.shopify_wire import shopify_objects
-from sandbox.company.stripe import StripeData, cut_stripe, simulate_stripe
+from sandbox.company.stripe import StripeData, cut_stripe, dispute_truth, simulate_stripe
 from sandbox.company.wire import payout_members, plaid_accounts, plaid_sync_log, stripe_objects
 
 FUNCTIONAL_CURRENCY = "USD"
-STRIPE_OBJECTS = ("customers", "charges", "refunds", "balance_transactions", "payouts", "events")
+STRIPE_OBJECTS = ("customers", "charges", "refunds", "disputes", "balance_transactions", "payouts", "events")
 
 
 def _write_jsonl(path: Path, objs: list[dict[str, Any]]) -> None:
@@ -107,6 +107,7 @@ def _truth_tables(
     return {
         "records": records.sort("source", "object", "record_id"),
         "stripe_payout_members": members,
+        "stripe_disputes": dispute_truth(stripe),
         "bank_matches": _bank_matches(bank),
         "bank_lines": lines.select(
             bank_transaction_id="transaction_id",

@@ -1,5 +1,5 @@
-"""dlt source for Stripe: customers, charges, refunds, balance transactions, payouts, events, and the
-balance transactions of each payout.
+"""dlt source for Stripe: customers, charges, refunds, disputes, balance transactions, payouts,
+events, and the balance transactions of each payout.
 
 Config (dlt convention): `SOURCES__STRIPE__BASE_URL` (host root, e.g. https://api.stripe.com) and
 `SOURCES__STRIPE__API_KEY` (the secret key, sent as Bearer). Objects without an id or with wrong types
@@ -8,11 +8,12 @@ go to `raw_stripe.quarantine`; an object served twice in one run (a repeated pag
 New objects: every list is read from its `created` cursor (resource state `created_cursor`, plus
 the ids at that second, `boundary_ids`, so the second re-read at the cursor loads nothing twice).
 
-Changed objects: Stripe objects change after creation (a charge refunded, a payout paid) without a
-new `created`, so the list reads never see the change. As Stripe integrations do, the source also
-reads `/v1/events` (`created[gte]` = newest event seen − `EVENT_OVERLAP_SECONDS`; the ids already
-handed out within that window are skipped, see `events.EventFeed`) and writes each event's
-`data.object` — the object as it was at the event — into its table (`settings.EVENT_OBJECTS`).
+Changed objects: Stripe objects change after creation (a charge refunded, a dispute decided, a payout
+paid) without a new `created`, so the list reads never see the change. As Stripe integrations do,
+the source also reads `/v1/events` (`created[gte]` = newest event seen − `EVENT_OVERLAP_SECONDS`;
+the ids already handed out within that window are skipped, see `events.EventFeed`) and writes each
+event's `data.object` — the object as it was at the event — into its table
+(`settings.EVENT_OBJECTS`; disputes through `charge.dispute.updated` / `charge.dispute.closed`).
 
 Which version wins: every row of an object table carries `_ll_version`, the time of the state it
 shows: the event's `created` for an event snapshot, the object's own `created` for a list read

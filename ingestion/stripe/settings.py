@@ -11,6 +11,7 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     "customers": ("balance",),
     "charges": ("amount", "amount_refunded"),
     "refunds": ("amount",),
+    "disputes": ("amount",),
     "balance_transactions": ("amount", "fee", "net"),
     "payouts": ("amount",),
     "events": (),
@@ -22,6 +23,7 @@ JSON_NESTED = ("events",)
 EVENT_OBJECTS: dict[str, str] = {
     "charges": "charge",
     "refunds": "refund",
+    "disputes": "dispute",  # charge.dispute.created / updated / closed
     "payouts": "payout",
     "customers": "customer",
 }
@@ -130,6 +132,13 @@ COLUMN_HINTS: dict[str, dict[str, dict[str, Any]]] = {
         ),
     },
     "refunds": _REFUND,
+    # a dispute's evidence fills in later and its balance transactions grow (withdrawal, then a
+    # reinstatement when won): kept as JSON, the transactions themselves are in balance_transactions
+    "disputes": {
+        **_text("charge", "payment_intent", "reason", "status", "currency"),
+        **_bigint("amount", "evidence_details__due_by"),
+        **_json("balance_transactions", "evidence", "metadata"),
+    },
     "balance_transactions": {**_text("description", "source"), "exchange_rate": {"data_type": "double"}},
     "payouts": {
         **_text(

@@ -490,6 +490,11 @@ def _summary_groups(book: _Book, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(post_day=pl.Series(np.where(day < book.go_live, pre_post, day)))
 
 
+# Stripe reporting categories of money coming back to the account (a won dispute's reinstatement):
+# credited to Refunds and Chargebacks on a line of their own, not netted into the day's returns
+REINSTATED = ("dispute_reversal",)
+
+
 def _stripe_sales(book: _Book, stripe: StripeData) -> None:
     bt = stripe.balance_transactions.filter(pl.col("type") != "payout")
     start = np.datetime64(book.clock.start, "D").astype(np.int64)
@@ -499,20 +504,25 @@ def _stripe_sales(book: _Book, stripe: StripeData) -> None:
         bt.group_by("post_day")
         .agg(
             gross=pl.col("amount").filter(pl.col("type") == "charge").sum(),
-            returns=-pl.col("amount").filter(pl.col("type") != "charge").sum(),
+            returns=-pl.col("amount")
+            .filter(~pl.col("reporting_category").is_in(REINSTATED + ("charge",)))
+            .sum(),
+            reinstated=pl.col("amount").filter(pl.col("reporting_category").is_in(REINSTATED)).sum(),
             fee=pl.col("fee").sum(),
             net=pl.col("net").sum(),
         )
         .sort("post_day")
     )
-    for day, gross, returns, fee, net in daily.iter_rows():
+    for day, gross, returns, reinstated, fee, net in daily.iter_rows():
         manual = day < book.go_live
         created = book.close_created(day) if manual else book.ts(day + 1, 1, 3)
         g, r, f, n = gross / 100, returns / 100, fee / 100, net / 100
+        back = reinstated / 100
         lines = [
             ("stripe_clearing", n, 0.0, n, "Stripe net"),
             ("merchant_fees", f, 0.0, f, "Stripe fees"),
             ("refunds", r, 0.0, r, "Stripe refunds and disputes"),
+            ("refunds", 0.0, back, back, "Stripe disputes won (funds reinstated)"),
             ("revenue_sales", 0.0, g, g, "Stripe sales"),
         ]
         lines = [ln for ln in lines if ln[1] or ln[2]]

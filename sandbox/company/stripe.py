@@ -4,6 +4,13 @@ Money is in integer cents (Stripe's minor units). A charge's funds become availa
 days after it is created; every business day an automatic payout sweeps the available balance
 (charges net of fees, minus refunds and dispute debits) and arrives in the bank one business day
 later. A day whose available balance is not positive pays out nothing and carries over.
+
+A dispute (chargeback) withdraws the charge's amount plus the dispute fee at once. The company
+submits evidence for most disputes before `evidence_details.due_by` (status `needs_response` ->
+`under_review`); the issuer decides weeks later (`won`: the amount is reinstated, the fee is kept;
+`lost`). A dispute left without evidence is `lost` when the due date passes. Which charges are
+disputed, and when, is drawn from the registry's main RNG; reason, response and outcome from the
+stream `stripe_disputes`, so they shift no other draw.
 """
 
 from __future__ import annotations
@@ -19,6 +26,18 @@ from sandbox.company.registry import Registry
 REFUND_RATE = 0.05
 DISPUTE_RATE = 0.007
 DISPUTE_FEE = 1500
+DISPUTE_REASONS = {  # reason -> share of disputes
+    "fraudulent": 0.45,
+    "product_not_received": 0.18,
+    "product_unacceptable": 0.1,
+    "subscription_canceled": 0.08,
+    "duplicate": 0.07,
+    "credit_not_processed": 0.06,
+    "general": 0.06,
+}
+DISPUTE_DUE_DAYS = 21  # evidence is due at the end of the 21st day after the dispute
+DISPUTE_RESPONSE_RATE = 0.8  # disputes the company submits evidence for
+DISPUTE_WIN_RATE = 0.45  # of the disputes with evidence
 PAYOUT_DESCRIPTION = "STRIPE PAYOUT"
 
 
@@ -109,7 +128,7 @@ def _disputes(reg: Registry, charges: pl.DataFrame, refunds: pl.DataFrame) -> pl
     picked = candidates.filter(pl.Series(rng.random(candidates.height) < DISPUTE_RATE))
     n = picked.height
     created = picked["created"].to_numpy() + rng.integers(10 * 86400, 40 * 86400, n)
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "id": reg.ids("dp_", n, 24),
             "balance_transaction": reg.ids("txn_", n, 24),
@@ -117,6 +136,45 @@ def _disputes(reg: Registry, charges: pl.DataFrame, refunds: pl.DataFrame) -> pl
             "created": created,
             "amount": picked["amount"],
         }
+    )
+    return frame.with_columns(**_dispute_lifecycle(reg, created, picked))
+
+
+def _dispute_lifecycle(reg: Registry, created: np.ndarray, picked: pl.DataFrame) -> dict[str, pl.Series]:
+    """Reason, evidence, decision and reinstatement of each dispute (own stream `stripe_disputes`)."""
+    rng, n = reg.stream("stripe_disputes"), len(created)
+    reasons = list(DISPUTE_REASONS)
+    reason = rng.choice(reasons, n, p=list(DISPUTE_REASONS.values()))
+    due_by = (created // 86400 + DISPUTE_DUE_DAYS) * 86400 + 86399
+    responded = rng.random(n) < DISPUTE_RESPONSE_RATE
+    responded_at = created + rng.integers(2 * 86400, 18 * 86400, n)
+    decided_at = responded_at + rng.integers(30 * 86400, 75 * 86400, n)
+    won = responded & (rng.random(n) < DISPUTE_WIN_RATE)
+    reinstatement = reg.ids("txn_", n, 24, rng)
+    return {
+        "reason": pl.Series(reason, dtype=pl.Utf8),
+        "due_by": pl.Series(due_by, dtype=pl.Int64),
+        "responded_at": pl.Series(np.where(responded, responded_at, -1), dtype=pl.Int64).replace(-1, None),
+        # without evidence the dispute is lost the second after the due date
+        "closed_at": pl.Series(np.where(responded, decided_at, due_by + 1), dtype=pl.Int64),
+        "outcome": pl.Series(np.where(won, "won", "lost"), dtype=pl.Utf8),
+        "reinstatement": pl.Series(
+            [t if w else None for t, w in zip(reinstatement, won, strict=True)], dtype=pl.Utf8
+        ),
+        "customer": picked["customer"],
+        "billing_name": picked["billing_name"],
+        "email": picked["email"],
+    }
+
+
+def dispute_status(at: int) -> pl.Expr:
+    """A dispute's status at unix time `at`: needs_response -> under_review -> won/lost."""
+    return (
+        pl.when(pl.col("closed_at") <= at)
+        .then(pl.col("outcome"))
+        .when(pl.col("responded_at").is_not_null() & (pl.col("responded_at") <= at))
+        .then(pl.lit("under_review"))
+        .otherwise(pl.lit("needs_response"))
     )
 
 
@@ -155,7 +213,20 @@ def _balance_rows(
         type=pl.lit("adjustment"),
         reporting_category=pl.lit("dispute"),
     ).with_columns(available_on=pl.col("created"))
-    rows = pl.concat([ch, re, dp], how="vertical_relaxed")
+    # a won dispute: the amount comes back (the dispute fee does not); decisions after the horizon
+    # are never shown (as_of <= horizon), so they move no money in the simulation either
+    horizon_end = int(clock.to_unix(np.array([clock.horizon], dtype="datetime64[D]"), 86399)[0])
+    won = disputes.filter(pl.col("reinstatement").is_not_null() & (pl.col("closed_at") <= horizon_end))
+    back = won.select(
+        id=pl.col("reinstatement"),
+        source=pl.col("id"),
+        created=pl.col("closed_at"),
+        amount=pl.col("amount"),
+        fee=pl.lit(0, pl.Int64),
+        type=pl.lit("adjustment"),
+        reporting_category=pl.lit("dispute_reversal"),
+    ).with_columns(available_on=pl.col("created"))
+    rows = pl.concat([ch, re, dp, back], how="vertical_relaxed")
     return rows.with_columns(net=pl.col("amount") - pl.col("fee")).sort("created", "id")
 
 
@@ -242,7 +313,7 @@ def cut_stripe(data: StripeData, clock: Clock) -> StripeData:
     """What Stripe shows at `clock.as_of`: objects created by then, with their state at that time."""
     end = clock.as_of_unix()
     refunds = data.refunds.filter(pl.col("created") <= end)
-    disputes = data.disputes.filter(pl.col("created") <= end)
+    disputes = data.disputes.filter(pl.col("created") <= end).with_columns(status=dispute_status(end))
     refunded = refunds.group_by("charge").agg(pl.col("amount").sum().alias("amount_refunded"))
     charges = (
         data.charges.filter(pl.col("created") <= end)
@@ -260,3 +331,25 @@ def cut_stripe(data: StripeData, clock: Clock) -> StripeData:
     )
     customers = data.customers.filter(pl.col("created") <= end)
     return StripeData(customers, charges, refunds, disputes, bt, payouts)
+
+
+def dispute_truth(data: StripeData) -> pl.DataFrame:
+    """`truth/stripe_disputes.parquet`: each dispute at `as_of` (`data` cut), cents like Stripe.
+
+    `withdrawn` = amount + fee debited at creation; `reinstated` = the amount returned when won
+    (0 otherwise); `closed_at` is null while the dispute is open at `as_of`."""
+    d = data.disputes
+    closed = pl.col("status").is_in(["won", "lost"])
+    return d.select(
+        dispute_id="id",
+        charge_id="charge",
+        created="created",
+        amount="amount",
+        fee=pl.lit(DISPUTE_FEE, pl.Int64),
+        reason="reason",
+        status="status",
+        evidence_submitted_at=pl.when(pl.col("status") != "needs_response").then(pl.col("responded_at")),
+        closed_at=pl.when(closed).then(pl.col("closed_at")),
+        withdrawn=pl.col("amount") + DISPUTE_FEE,
+        reinstated=pl.when(pl.col("status") == "won").then(pl.col("amount")).otherwise(0),
+    ).sort("dispute_id")

@@ -177,7 +177,8 @@ def balance_transaction_object(row: dict[str, Any], as_of_unix: int) -> dict[str
     descriptions = {
         "charge": "Payment",
         "refund": "REFUND FOR CHARGE",
-        "adjustment": "Chargeback withdrawal",
+        "dispute": "Chargeback withdrawal",
+        "dispute_reversal": "Chargeback reversal",
         "payout": PAYOUT_DESCRIPTION,
     }
     return {
@@ -185,7 +186,7 @@ def balance_transaction_object(row: dict[str, Any], as_of_unix: int) -> dict[str
         "available_on": row["available_on"],
         "created": row["created"],
         "currency": "usd",
-        "description": descriptions[row["type"]],
+        "description": descriptions[row["reporting_category"]],
         "exchange_rate": None,
         "fee": row["fee"],
         "fee_details": fee_details,
@@ -234,6 +235,88 @@ def payout_object(row: dict[str, Any], destination: str) -> dict[str, Any]:
         },
         "payout_method": None,
     }
+
+
+EVIDENCE_FIELDS = (
+    "access_activity_log",
+    "billing_address",
+    "cancellation_policy",
+    "cancellation_policy_disclosure",
+    "cancellation_rebuttal",
+    "customer_communication",
+    "customer_email_address",
+    "customer_name",
+    "customer_purchase_ip",
+    "customer_signature",
+    "duplicate_charge_documentation",
+    "duplicate_charge_explanation",
+    "duplicate_charge_id",
+    "product_description",
+    "receipt",
+    "refund_policy",
+    "refund_policy_disclosure",
+    "refund_refusal_explanation",
+    "service_date",
+    "service_documentation",
+    "shipping_address",
+    "shipping_carrier",
+    "shipping_date",
+    "shipping_documentation",
+    "shipping_tracking_number",
+    "uncategorized_file",
+    "uncategorized_text",
+)
+
+
+def dispute_object(
+    row: dict[str, Any], at: int, balance_transactions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The dispute as it was at unix time `at` (>= its creation): status, evidence and the balance
+    transactions (withdrawal, and for a won dispute the reinstatement) that existed by then."""
+    responded = row["responded_at"] is not None and row["responded_at"] <= at
+    if row["closed_at"] <= at:
+        status = row["outcome"]
+    else:
+        status = "under_review" if responded else "needs_response"
+    evidence: dict[str, Any] = dict.fromkeys(EVIDENCE_FIELDS)
+    if responded:
+        evidence |= {
+            "customer_email_address": row["email"],
+            "customer_name": row["billing_name"],
+            "product_description": f"Order {_suffix(row['charge'])[:8].upper()}",
+            "uncategorized_text": "Goods delivered as ordered; receipt and delivery confirmation attached.",
+        }
+    return {
+        "amount": row["amount"],
+        "balance_transactions": [bt for bt in balance_transactions if bt["created"] <= at],
+        "charge": row["charge"],
+        "created": row["created"],
+        "currency": "usd",
+        "evidence": evidence,
+        "evidence_details": {
+            "due_by": row["due_by"],
+            "has_evidence": responded,
+            "past_due": False,
+            "submission_count": int(responded),
+        },
+        "id": row["id"],
+        "is_charge_refundable": False,  # a chargeback: the funds are already withdrawn
+        "livemode": False,
+        "metadata": {},
+        "object": "dispute",
+        "payment_intent": "pi_" + _suffix(row["charge"]),
+        "reason": row["reason"],
+        "status": status,
+    }
+
+
+def _dispute_changes(row: dict[str, Any]) -> list[tuple[int, str]]:
+    """(time, event type) of a dispute's changes: created, evidence submitted, closed."""
+    changes = [(row["created"], "charge.dispute.created")]
+    if row["responded_at"] is not None and row["responded_at"] < row["closed_at"]:
+        changes.append((row["responded_at"], "charge.dispute.updated"))
+    changes.append((row["closed_at"], "charge.dispute.closed"))
+    return changes
 
 
 def customer_object(row: dict[str, Any]) -> dict[str, Any]:
@@ -288,8 +371,10 @@ def _charge_at(charge: dict[str, Any], refund_id: str | None) -> dict[str, Any]:
     }
 
 
-def _events(reg: Registry, objs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    since = reg.clock.as_of_unix() - EVENT_WINDOW_DAYS * 86400
+def _events(
+    reg: Registry, objs: dict[str, list[dict[str, Any]]], disputes: pl.DataFrame
+) -> list[dict[str, Any]]:
+    since, until = reg.clock.as_of_unix() - EVENT_WINDOW_DAYS * 86400, reg.clock.as_of_unix()
     charges = {c["id"]: c for c in objs["charges"]}
     raw: list[tuple[int, str, dict[str, Any]]] = []
     raw += [
@@ -308,6 +393,13 @@ def _events(reg: Registry, objs: dict[str, list[dict[str, Any]]]) -> list[dict[s
         if p["status"] == "paid" and since <= p["arrival_date"] <= reg.clock.as_of_unix()
     ]
     raw += [(c["created"], "customer.created", c) for c in objs["customers"] if c["created"] >= since]
+    dispute_bts = _dispute_balance_transactions(objs)
+    raw += [
+        (at, kind, dispute_object(row, at, dispute_bts.get(row["id"], [])))
+        for row in disputes.iter_rows(named=True)
+        for at, kind in _dispute_changes(row)
+        if since <= at <= until
+    ]
     raw.sort(key=lambda e: (e[0], e[1], e[2]["id"]))
     ids = [reg.stable_id("evt_", f"{kind}:{obj['id']}:{created}") for created, kind, obj in raw]
     return [
@@ -343,8 +435,22 @@ def stripe_objects(reg: Registry, data: StripeData) -> dict[str, list[dict[str, 
         ],
         "payouts": [payout_object(r, destination) for r in data.payouts.iter_rows(named=True)],
     }
-    objs["events"] = _events(reg, objs)
+    dispute_bts = _dispute_balance_transactions(objs)
+    objs["disputes"] = [
+        dispute_object(r, as_of, dispute_bts.get(r["id"], []))
+        for r in data.disputes.sort("created", "id").iter_rows(named=True)
+    ]
+    objs["events"] = _events(reg, objs, data.disputes)
     return objs
+
+
+def _dispute_balance_transactions(objs: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """{dispute id: its balance transaction objects, oldest first}."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for bt in objs["balance_transactions"]:
+        if bt["reporting_category"] in ("dispute", "dispute_reversal"):
+            out[bt["source"]].append(bt)
+    return out
 
 
 def payout_members(data: StripeData) -> dict[str, list[str]]:

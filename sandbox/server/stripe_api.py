@@ -16,6 +16,7 @@ DEFAULT_LIMIT = 10
 SINGULAR = {
     "charges": "charge",
     "refunds": "refund",
+    "disputes": "dispute",
     "balance_transactions": "balance_transaction",
     "payouts": "payout",
     "customers": "customer",

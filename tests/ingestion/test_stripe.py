@@ -21,6 +21,7 @@ FAULTS = "429=0.03,500=0.03,503=0.02,slow=0.02,dup_page=0.2"
 MONEY = {
     "charges": ("amount", "amount_refunded"),
     "refunds": ("amount",),
+    "disputes": ("amount",),
     "payouts": ("amount",),
     "balance_transactions": ("amount", "fee", "net"),
     "customers": (),

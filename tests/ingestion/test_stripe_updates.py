@@ -25,7 +25,7 @@ from sandbox.generate import generate
 from sandbox.server import serve_in_thread
 
 FAULTS = "429=0.03,500=0.03,503=0.02,dup_page=0.2"
-OBJECTS = ("customers", "charges", "refunds", "balance_transactions", "payouts", "events")
+OBJECTS = ("customers", "charges", "refunds", "disputes", "balance_transactions", "payouts", "events")
 MEMBERS = "payout_balance_transactions"
 
 
@@ -74,7 +74,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
 
 def test_changed_charges_and_payouts_equal_the_sandbox_now(runs: Runs) -> None:
     charges, payouts = _stored(runs.root, "charges"), _stored(runs.root, "payouts")
-    # (not `disputed`: the sandbox emits no dispute events yet, see docs/sandbox.md "Not yet")
+    # (not `disputed`: Stripe sends no charge event when a charge is disputed; the dispute has its
+    # own events, see test_stripe_disputes.py)
     loaded = _rows(runs.db, "select id, amount_refunded, refunded from raw_stripe.charges")
     assert sorted(loaded) == sorted((c, o["amount_refunded"], o["refunded"]) for c, o in charges.items())
     changed = [

@@ -95,6 +95,62 @@ def test_stripe_objects_match_real_fixture(small_sandbox: Path, obj: str) -> Non
         assert ours["object"] == real["object"]
 
 
+# No real dispute fixture is stored under tests/fixtures/real/: the reference is the example object of
+# Stripe's API reference for the sandbox's API version ("The Dispute object",
+# https://docs.stripe.com/api/disputes/object?api-version=2024-06-20), with its nullable
+# `payment_intent` filled as the sandbox's card charges have one and one balance transaction listed.
+_DISPUTE_EVIDENCE = dict.fromkeys(
+    "access_activity_log billing_address cancellation_policy cancellation_policy_disclosure "
+    "cancellation_rebuttal customer_communication customer_email_address customer_name "
+    "customer_purchase_ip customer_signature duplicate_charge_documentation "
+    "duplicate_charge_explanation duplicate_charge_id product_description receipt refund_policy "
+    "refund_policy_disclosure refund_refusal_explanation service_date service_documentation "
+    "shipping_address shipping_carrier shipping_date shipping_documentation shipping_tracking_number "
+    "uncategorized_file uncategorized_text".split()
+)
+DOCUMENTED_DISPUTE: dict[str, Any] = {
+    "id": "du_1MtJUT2eZvKYlo2CNaw2HvEv",
+    "object": "dispute",
+    "amount": 1000,
+    "balance_transactions": [json.loads((FIXTURES / "stripe_balance_transaction.json").read_text())],
+    "charge": "ch_1AZtxr2eZvKYlo2CJDX8whov",
+    "created": 1680651737,
+    "currency": "usd",
+    "evidence": _DISPUTE_EVIDENCE,
+    "evidence_details": {
+        "due_by": 1682294399,
+        "has_evidence": False,
+        "past_due": False,
+        "submission_count": 0,
+    },
+    "is_charge_refundable": True,
+    "livemode": False,
+    "metadata": {},
+    "payment_intent": "pi_1AZtxr2eZvKYlo2CJDX8whov",
+    "reason": "general",
+    "status": "warning_needs_response",
+}
+DISPUTE_STATUSES = {
+    "warning_needs_response", "warning_under_review", "warning_closed",
+    "needs_response", "under_review", "won", "lost",
+}  # fmt: skip
+
+
+def test_stripe_disputes_match_the_documented_object(small_sandbox: Path) -> None:
+    disputes = _sandbox_objects(small_sandbox, "disputes")
+    assert disputes
+    for ours in disputes:
+        assert shape_diff(DOCUMENTED_DISPUTE, ours, set()) == [], ours["id"]
+        assert set(ours) == set(DOCUMENTED_DISPUTE), ours["id"]  # no key Stripe does not send
+        assert set(ours["evidence"]) == set(_DISPUTE_EVIDENCE)
+        assert ours["status"] in DISPUTE_STATUSES
+        assert all(shape_diff(DOCUMENTED_DISPUTE["balance_transactions"][0], b, set()) == []
+                   for b in ours["balance_transactions"])  # fmt: skip
+    events = _sandbox_objects(small_sandbox, "events")
+    shown = [e["data"]["object"] for e in events if e["type"].startswith("charge.dispute.")]
+    assert all(shape_diff(DOCUMENTED_DISPUTE, obj, set()) == [] for obj in shown)
+
+
 def test_shape_diff_catches_missing_and_mistyped_keys() -> None:
     real = {"a": 1, "b": {"c": "x"}, "d": None}
     assert shape_diff(real, {"a": 1, "b": {"c": "y"}, "d": 5}, set()) == []

@@ -1,7 +1,29 @@
 -- Each payout against what it settled: payout amount = Σ net of its balance transactions
--- (charges − fees − refunds − dispute debits ± adjustments). A difference is a payout_mismatch.
+-- = gross − fees + refunds + disputes + other (refunds and disputes signed as Stripe moves them:
+-- a dispute's withdrawal negative, a won dispute's reinstatement positive; `fees` include the
+-- dispute fees, also shown apart as `dispute_fees`). A difference is a payout_mismatch.
 with payouts as (
     select * from {{ ref('stg_stripe__payouts') }}
+),
+
+-- a dispute's transactions are `adjustment`s: told apart by the reporting category, or by their
+-- source being a loaded dispute
+dispute_transactions as (
+    select balance_transactions.balance_transaction_id
+    from {{ ref('stg_stripe__balance_transactions') }} as balance_transactions
+    left join {{ ref('stg_stripe__disputes') }} as disputes
+        on balance_transactions.source_id = disputes.dispute_id
+    where balance_transactions.reporting_category in ('dispute', 'dispute_reversal')
+        or disputes.dispute_id is not null
+),
+
+settled as (
+    select
+        members.*,
+        dispute_transactions.balance_transaction_id is not null as is_dispute
+    from {{ ref('stg_stripe__payout_balance_transactions') }} as members
+    left join dispute_transactions
+        on members.balance_transaction_id = dispute_transactions.balance_transaction_id
 ),
 
 members as (
@@ -12,8 +34,13 @@ members as (
         sum(case when type = 'charge' then amount else 0 end) as gross,
         sum(fee) as fees,
         sum(case when type in ('refund', 'payment_refund') then amount else 0 end) as refunds,
+        sum(case when is_dispute then 1 else 0 end) as dispute_transactions,
+        sum(case when is_dispute then amount else 0 end) as disputes,
+        sum(case when is_dispute then fee else 0 end) as dispute_fees,
+        sum(case when type in ('charge', 'refund', 'payment_refund') or is_dispute then 0 else net end)
+            as other,
         sum(net) as net
-    from {{ ref('stg_stripe__payout_balance_transactions') }}
+    from settled
     group by payout_id
 ),
 
@@ -28,6 +55,10 @@ final as (
         members.gross,
         members.fees,
         members.refunds,
+        members.dispute_transactions,
+        members.disputes,
+        members.dispute_fees,
+        members.other,
         members.net as settled_net,
         payouts.amount - members.net as difference,
         members.payout_id is not null as has_members
