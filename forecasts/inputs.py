@@ -472,7 +472,8 @@ def load_explained(wh: Warehouse) -> tuple[pl.DataFrame, dict[str, object]]:
     lines = load_bank_lines(wh)
     if lines is None or lines.is_empty():
         return pl.DataFrame(schema=schema), {"explained_bank_lines": 0, "recurring_bank_lines": 0}
-    candidates = recurring_candidates(lines)
+    # names as `detect` reads them (cut-short names joined), or its hits would miss those lines
+    candidates = recurring.merge_truncated_names(recurring_candidates(lines))
     as_of = lines["ds"].max()
     assert isinstance(as_of, date)
     hits = recurring.hit_lines(recurring.detect(candidates, as_of))

@@ -62,11 +62,15 @@ SOURCES: dict[str, SourceSpec] = {
             "events",
             "payout_balance_transactions",
         ),
-        # Stripe objects are immutable but for what `events` report: creation is their change
-        dict.fromkeys(
-            ("customers", "charges", "refunds", "disputes", "balance_transactions", "payouts", "events"),
-            "created",
-        ),
+        # a Stripe object's change is the time of the state loaded (`_ll_version`: the event that
+        # changed it, e.g. a refund or a dispute's close), else its creation; an event's is its own
+        {
+            **dict.fromkeys(
+                ("customers", "charges", "refunds", "disputes", "balance_transactions", "payouts"),
+                "_ll_version|created",
+            ),
+            "events": "created",
+        },
     ),
     "bank_feed": SourceSpec(
         "ingestion.bank_feed",

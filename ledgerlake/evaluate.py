@@ -269,7 +269,8 @@ def _pipeline(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
     from forecasts.evaluation import pipeline_calibration_metrics
     from ledgerlake.crm_eval import truth_as_of
 
-    outcomes, deals, as_of = _read(truth, "crm_deals"), inputs.read_deals(wh, "USD"), truth_as_of(truth)
+    functional = json.loads((truth / "summary.json").read_text()).get("functional_currency", "USD")
+    outcomes, deals, as_of = _read(truth, "crm_deals"), inputs.read_deals(wh, functional), truth_as_of(truth)
     if outcomes is None or deals is None or as_of is None:
         return None
     return pipeline_calibration_metrics(deals, inputs.read_stage_history(wh), outcomes, as_of)

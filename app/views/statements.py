@@ -4,8 +4,11 @@ FX revaluation."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import plotly.express as px
 import plotly.graph_objects as go
+import polars as pl
 import queries as q
 import streamlit as st
 import ui
@@ -140,8 +143,14 @@ with fx_tab:
             items = q.fx_revaluation_at(month_end)
             c = st.columns(2)
             c[0].metric(f"Unrealised gain/loss ({cur})", ui.money(items["unrealised_gain_loss"].sum()))
+            # month-end totals, not the open items' own changes: an item settled in the month has no
+            # row any more, and its earlier gain/loss reverses all the same
+            previous_end = month_end.replace(day=1) - timedelta(days=1)
+            previous = float(
+                by_month.filter(pl.col("month_end") == previous_end)["unrealised_gain_loss"].sum()
+            )
             c[1].metric(f"Change since the previous month end ({cur})",
-                        ui.money(items["unrealised_gain_loss_change"].sum()))  # fmt: skip
+                        ui.money(items["unrealised_gain_loss"].sum() - previous))  # fmt: skip
             ui.table(items, key="fx_items", money_cols=["balance_original", "carrying_amount_functional",
                      "revalued_amount_functional", "unrealised_gain_loss", "unrealised_gain_loss_change",
                      "proposed_amount"])  # fmt: skip

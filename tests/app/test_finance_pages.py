@@ -90,6 +90,11 @@ def test_statements_fx_revaluation_equals_the_warehouse_per_month_end(app_env: R
         expected = one(app_env, "select sum(unrealised_gain_loss) from marts.fx_revaluation "
                                 f"where month_end = date '{month_end}'")  # fmt: skip
         assert number(metric(at, "Unrealised gain/loss")) == pytest.approx(float(expected), abs=0.01)
+        previous = one(app_env, "select coalesce(sum(unrealised_gain_loss), 0) from marts.fx_revaluation "
+                                f"where month_end = date '{month_end}' - interval 1 day * extract(day from "
+                                f"date '{month_end}')")  # fmt: skip
+        change = number(metric(at, "Change since the previous month end"))
+        assert change == pytest.approx(float(expected) - float(previous), abs=0.01)
         items = frame_with(at, "item_type", "unrealised_gain_loss", "proposed_amount")
         assert len(items) == one(
             app_env, f"select count(*) from marts.fx_revaluation where month_end = date '{month_end}'"

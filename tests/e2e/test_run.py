@@ -224,22 +224,33 @@ def test_ledger_kpis_equal_the_truth_month_by_month(demo_run: Run) -> None:
     assert (checked["value"] - checked["ours"]).abs().max() < 0.001
 
 
-def test_the_days_of_kpi_daily_add_up_to_kpi_monthly(demo_run: Run) -> None:
-    rolled = query(
+def test_kpi_daily_counts_the_bank_lines_of_each_day_and_adds_up_to_kpi_monthly(demo_run: Run) -> None:
+    # recomputed from the marts, not from the KPI models: per booking day, the bank lines and those
+    # that some reconciliation match explains (on either side)
+    lines = query(
         demo_run.warehouse,
         """
-        select date_trunc('month', day)::date as month, kpi, sum(numerator) as numerator,
-               sum(denominator) as denominator, count(*) as days
-        from marts.kpi_daily group by 1, 2
+        select booking_date as day, count(*) as lines,
+               sum(case when bank_transaction_id in (
+                   select bank_transaction_id from marts.reconciliation_matches where bank_transaction_id is not null
+                   union select counterpart_id from marts.reconciliation_matches where counterpart_id is not null
+               ) then 1 else 0 end) as matched
+        from marts.fct_bank_transactions group by booking_date
         """,
     )
-    monthly = query(
-        demo_run.warehouse, "select month, kpi, value, numerator, denominator from marts.kpi_monthly"
+    daily = query(demo_run.warehouse, "select day, kpi, value, numerator, denominator from marts.kpi_daily")
+    rate = daily.filter(pl.col("kpi") == "auto_match_rate").join(lines, on="day", how="full", coalesce=True)
+    assert rate.height == lines.height > 200
+    assert rate["numerator"].to_list() == pytest.approx(rate["matched"].cast(pl.Float64).to_list())
+    assert rate["denominator"].to_list() == pytest.approx(rate["lines"].cast(pl.Float64).to_list())
+    unmatched = daily.filter(pl.col("kpi") == "unreconciled_items_count").join(lines, on="day")
+    assert (unmatched["value"] == (unmatched["lines"] - unmatched["matched"])).all()
+
+    # and a month of days is the month
+    rolled = daily.group_by(pl.col("day").dt.month_start().alias("month"), "kpi").agg(
+        pl.col("numerator").sum(), pl.col("denominator").sum()
     )
-    joined = rolled.join(monthly, on=["month", "kpi"], how="left")
-    assert joined.height > 0 and joined["value"].null_count() == 0
-    assert set(joined["kpi"]) >= {"auto_match_rate", "unreconciled_items_count", "continuous_close_share"}
-    for row in joined.iter_rows(named=True):
-        assert row["numerator"] == pytest.approx(row["numerator_right"], abs=1e-6), row
-        if row["denominator"] is not None:
-            assert row["value"] == pytest.approx(row["numerator"] / row["denominator"], abs=1e-12), row
+    monthly = query(demo_run.warehouse, "select month, kpi, numerator, denominator from marts.kpi_monthly")
+    joined = rolled.join(monthly, on=["month", "kpi"], how="inner", suffix="_monthly")
+    assert joined.height == rolled.height
+    assert joined["numerator"].to_list() == pytest.approx(joined["numerator_monthly"].to_list(), abs=1e-6)

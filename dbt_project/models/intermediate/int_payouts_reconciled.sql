@@ -37,7 +37,8 @@ members as (
         sum(case when is_dispute then 1 else 0 end) as dispute_transactions,
         sum(case when is_dispute then amount else 0 end) as disputes,
         sum(case when is_dispute then fee else 0 end) as dispute_fees,
-        sum(case when type in ('charge', 'refund', 'payment_refund') or is_dispute then 0 else net end)
+        -- amounts, not nets: `fees` already holds every transaction's fee, theirs included
+        sum(case when type in ('charge', 'refund', 'payment_refund') or is_dispute then 0 else amount end)
             as other,
         sum(net) as net
     from settled

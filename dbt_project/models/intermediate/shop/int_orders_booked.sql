@@ -27,6 +27,11 @@
 -- Grain: one shop day with orders or refunds, or one unmatched Shopify summary; key order_day_id.
 {%- set tolerance = var('match_amount_tolerance', 0.01) %}
 {%- set offset_override = var('shop_utc_offset_minutes', none) %}
+{%- if offset_override is not none and not ((offset_override | string) | trim | replace('-', '', 1)).isdigit() %}
+    {{ exceptions.raise_compiler_error(
+        "var shop_utc_offset_minutes: expected whole minutes east of UTC (e.g. -300 for New York), got '"
+        ~ offset_override ~ "'") }}
+{%- endif %}
 with orders as (
     select * from {{ ref('stg_shopify__orders') }}
 ),

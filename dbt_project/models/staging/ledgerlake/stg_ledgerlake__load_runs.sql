@@ -39,7 +39,13 @@ final as (
         seconds,
         status,
         error,
-        {{ optional_column(present, 'source_clock_at', dbt.type_timestamp()) }} as source_clock_at,
+        -- the UTC wall time of the source's clock, whatever the session's time zone (days and months
+        -- of sync lag must not move with the machine's or the server's TimeZone setting)
+        {%- if 'source_clock_at' in present %}
+        cast((source_clock_at at time zone 'UTC') as {{ dbt.type_timestamp() }}) as source_clock_at,
+        {%- else %}
+        cast(null as {{ dbt.type_timestamp() }}) as source_clock_at,
+        {%- endif %}
         {{ optional_column(present, 'changed', dbt.type_bigint(), '0') }} as changed_records,
         {{ optional_column(present, 'lag_hours_sum', type_double(), '0') }} as lag_hours_sum,
         {{ optional_column(present, 'lag_hours_max', type_double()) }} as lag_hours_max
