@@ -8,7 +8,8 @@
 -- taken from the day the difference arose (origin_date):
 --   timing          the balances agree again on a later day of the window (booked on another day);
 --   account_mapping that day's debits over all accounts agree: the posting landed on another account;
---   missing_posting a ledger posting on the account that day is exactly the change: legacy lacks it;
+--   missing_posting what one ledger entry moved on the account that day is exactly the change:
+--                   legacy lacks that entry;
 --   amount          anything else: a posting keyed with another amount.
 {%- set window_start = var('parallel_run_start', none) %}
 {%- set window_end = var('parallel_run_end', none) %}
@@ -97,6 +98,14 @@ day_totals as (
     group by balance_date
 ),
 
+-- what each ledger entry moved on an account that day (an entry may post several lines to one
+-- account, e.g. a sales summary's refunds and its won disputes): the unit legacy may lack
+entry_postings as (
+    select entry_id, account_id, posted_date, sum(debit) - sum(credit) as net
+    from gl_lines
+    group by entry_id, account_id, posted_date
+),
+
 origins as (
     select
         runs.account_id,
@@ -105,11 +114,10 @@ origins as (
         day_totals.debits_gap,
         case when exists (
             select 1
-            from gl_lines
-            where gl_lines.account_id = runs.account_id
-                and gl_lines.posted_date = runs.balance_date
-                and (abs(gl_lines.debit - abs(runs.difference_change)) <= 0.005
-                    or abs(gl_lines.credit - abs(runs.difference_change)) <= 0.005)
+            from entry_postings
+            where entry_postings.account_id = runs.account_id
+                and entry_postings.posted_date = runs.balance_date
+                and abs(abs(entry_postings.net) - abs(runs.difference_change)) <= 0.005
         ) then 1 else 0 end as equals_a_posting
     from runs
     inner join day_totals on day_totals.balance_date = runs.balance_date
