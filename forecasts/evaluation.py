@@ -164,7 +164,8 @@ def pipeline_calibration_metrics(
             open_deals["stage"].replace_strict(staged.probability, default=None)
         )
     if history is not None and not history.is_empty():
-        out["rolling"] = _rolling_calibration(deals, history, outcomes, as_of)
+        # flat keys, so the benchmark's one-line summary prints them too
+        out |= {f"rolling_{k}": v for k, v in _rolling_calibration(deals, history, outcomes, as_of).items()}
     return out
 
 

@@ -63,6 +63,17 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The lower-cased column names of a raw table (empty when it does not exist yet), for
+    optional_column. -#}
+{% macro raw_column_names(schema, table) -%}
+    {%- set names = [] -%}
+    {%- set rel = raw_relation(schema, table) -%}
+    {%- if rel is not none -%}
+        {%- for col in adapter.get_columns_in_relation(rel) %}{% do names.append(col.name | lower) %}{% endfor -%}
+    {%- endif -%}
+    {{ return(names) }}
+{%- endmacro %}
+
 {#- A column of a raw table that older loads may not have written yet: cast to `type`, or
     `default` when `present` (the table's lower-cased column names) lacks it. -#}
 {% macro optional_column(present, column, type, default='null') -%}

@@ -8,20 +8,9 @@
     'appointmentscheduled', 'qualifiedtobuy', 'presentationscheduled', 'decisionmakerboughtin',
     'contractsent', 'closedwon', 'closedlost',
 ]) %}
-{%- set rel = raw_relation('raw_hubspot', 'deals') %}
-{%- set present = [] %}
-{%- if rel is not none %}
-    {%- for col in adapter.get_columns_in_relation(rel) %}{% do present.append(col.name | lower) %}{% endfor %}
-{%- endif %}
+{%- set present = raw_column_names('raw_hubspot', 'deals') %}
 with deals as (
-    {%- if rel is not none %}
-    select * from {{ rel }}
-    {%- else %}
-    select
-        cast(null as {{ dbt.type_string() }}) as id,
-        cast(null as boolean) as archived
-    where 1 = 0
-    {%- endif %}
+    {{ optional_raw('raw_hubspot', 'deals', {'id': dbt.type_string(), 'archived': 'boolean'}) }}
 ),
 
 live as (

@@ -1,29 +1,14 @@
 -- The ingestion's own record of its loads (raw_ledgerlake.load_runs, one writer: ingestion.runner):
 -- per run, source and object the counts and, on the source's clock, the sync lag of the load.
 -- Columns a warehouse written before sync lag was measured lacks read as null / 0.
-{%- set rel = raw_relation('raw_ledgerlake', 'load_runs') %}
-{%- set present = [] %}
-{%- if rel is not none %}
-    {%- for col in adapter.get_columns_in_relation(rel) %}{% do present.append(col.name | lower) %}{% endfor %}
-{%- endif %}
+{%- set present = raw_column_names('raw_ledgerlake', 'load_runs') %}
 with runs as (
-    {%- if rel is not none %}
-    select * from {{ rel }}
-    {%- else %}
-    select
-        cast(null as {{ dbt.type_string() }}) as run_id,
-        cast(null as {{ dbt.type_timestamp() }}) as started_at,
-        cast(null as {{ dbt.type_string() }}) as source,
-        cast(null as {{ dbt.type_string() }}) as object,
-        cast(null as {{ dbt.type_bigint() }}) as seen,
-        cast(null as {{ dbt.type_bigint() }}) as loaded,
-        cast(null as {{ dbt.type_bigint() }}) as quarantined,
-        cast(null as {{ dbt.type_bigint() }}) as duplicates,
-        cast(null as {{ type_double() }}) as seconds,
-        cast(null as {{ dbt.type_string() }}) as status,
-        cast(null as {{ dbt.type_string() }}) as error
-    where 1 = 0
-    {%- endif %}
+    {{ optional_raw('raw_ledgerlake', 'load_runs', {
+        'run_id': dbt.type_string(), 'started_at': dbt.type_timestamp(), 'source': dbt.type_string(),
+        'object': dbt.type_string(), 'seen': dbt.type_bigint(), 'loaded': dbt.type_bigint(),
+        'quarantined': dbt.type_bigint(), 'duplicates': dbt.type_bigint(), 'seconds': type_double(),
+        'status': dbt.type_string(), 'error': dbt.type_string()
+    }) }}
 ),
 
 final as (
