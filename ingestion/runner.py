@@ -96,8 +96,14 @@ SOURCES: dict[str, SourceSpec] = {
     "shopify": SourceSpec(
         "ingestion.shopify",
         "shopify_source",
-        ("orders", "customers"),
-        dict.fromkeys(("orders", "customers"), "updated_at"),
+        ("orders", "customers", "payouts", "balance_transactions"),
+        # Shopify Payments objects carry no updated_at: a payout changes on its date (then its
+        # status), a balance transaction when it is processed
+        {
+            **dict.fromkeys(("orders", "customers"), "updated_at"),
+            "payouts": "date",
+            "balance_transactions": "processed_at",
+        },
     ),
 }
 

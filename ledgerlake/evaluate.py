@@ -122,6 +122,7 @@ def _cash(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
 # truth's match_type -> the counterpart_type reconciliation_matches uses for it
 MATCH_TYPES = {
     "stripe_payout": "stripe_payout",
+    "shopify_payout": "shopify_payout",
     "fx_transfer": "bank_transaction",
     "invoice_payment": "ledger_entry",
     "vendor_payment": "ledger_entry",
@@ -300,7 +301,7 @@ def _shop_truth(truth: Path) -> tuple[set[tuple[str, str]], set[str]] | None:
     """The sandbox's order day ↔ ledger summary pairs and the days a defect makes disagree.
 
     There is no truth file of these matches: the ledger's lines name the shop day each summary
-    books (`source_link` = `shopify:<days from start>`, hand-keyed ones too), so a true pair is
+    books (`source_link` = `shopify:<YYYY-MM-DD>`, hand-keyed ones too), so a true pair is
     (`shopify:<date>`, entry_id). A `shopify_refund_not_booked` refund leaves its refund day's
     summary short (or the day without one): those days, up to `as_of`, are the true exceptions.
     """
@@ -317,10 +318,7 @@ def _shop_truth(truth: Path) -> tuple[set[tuple[str, str]], set[str]] | None:
         return f"shopify:{(start + timedelta(days=int(offset))).isoformat()}"
 
     links = gl.filter(pl.col("source_link").str.starts_with("shopify:")).unique("entry_id")
-    pairs = {
-        (day_id(int(link.split(":", 1)[1])), entry)
-        for entry, link in links.select("entry_id", "source_link").iter_rows()
-    }
+    pairs = set(links.select("source_link", "entry_id").iter_rows())
     bad_days: set[str] = set()
     if defects is not None:
         unbooked = defects.filter(pl.col("defect_type") == "shopify_refund_not_booked")

@@ -20,13 +20,14 @@ from typing import Any
 import polars as pl
 
 from ledgerlake.errors import LedgerlakeError
-from sandbox.company.bank import BankData, cut_bank, simulate_bank
+from sandbox.company.bank import BankData, add_shop_payouts, cut_bank, simulate_bank
 from sandbox.company.clock import Clock
 from sandbox.company.exports import write_exports
 from sandbox.company.ledger_io import write_crm_and_ledger
 from sandbox.company.legacy import write_legacy_export
 from sandbox.company.registry import Registry
 from sandbox.company.shop import cut_shop, ledger_orders, shop_truth, simulate_shop
+from sandbox.company.shop_payments import cut_payments, payments_objects, payments_truth, simulate_payments
 from sandbox.company.shopify_wire import shopify_objects
 from sandbox.company.stripe import StripeData, cut_stripe, dispute_truth, simulate_stripe
 from sandbox.company.wire import payout_members, plaid_accounts, plaid_sync_log, stripe_objects
@@ -185,6 +186,8 @@ def generate(seed: int, scale: float, out: Path, as_of: date | None = None) -> d
     stripe_all = simulate_stripe(reg, scale)
     bank_all = simulate_bank(reg, stripe_all, scale)
     shop_all = simulate_shop(reg, bank_all.fx_rates, scale)  # the ledger books these orders
+    payments_all = simulate_payments(reg, shop_all)  # Shopify Payments: the shop's payouts to the bank
+    bank_all = add_shop_payouts(reg, bank_all, payments_all.payouts)
     sync_log = plaid_sync_log(reg, bank_all)
     stripe, bank = cut_stripe(stripe_all, clock), cut_bank(bank_all, clock)
     objs = stripe_objects(reg, stripe)
@@ -196,12 +199,25 @@ def generate(seed: int, scale: float, out: Path, as_of: date | None = None) -> d
     shop = cut_shop(shop_all, clock)
     for name, items in shopify_objects(shop, clock.as_of_unix()).items():
         _write_jsonl(out / "state" / "shopify" / f"{name}.jsonl", items)
+    payments = cut_payments(payments_all, clock)
+    for name, items in payments_objects(payments).items():
+        _write_jsonl(out / "state" / "shopify" / f"{name}.jsonl", items)
     truth = _truth_tables(reg, stripe, bank, objs)
     _add_truth(truth, shop_truth(shop))
+    _add_truth(truth, payments_truth(payments))
     # exports/bank: statements of the statement-only accounts; exports/processor: Stripe CSV
     _add_truth(truth, write_exports(reg, stripe, out))
     # HubSpot + QuickBooks (own RNG streams); the ledger books Shopify's orders as daily summary journals
-    write_crm_and_ledger(reg, stripe_all, bank_all, scale, out, truth, orders=ledger_orders(shop_all))
+    write_crm_and_ledger(
+        reg,
+        stripe_all,
+        bank_all,
+        scale,
+        out,
+        truth,
+        orders=ledger_orders(shop_all),
+        shop_payouts=payments_all.payouts,
+    )
     # exports/legacy: the legacy system's trial balance for the parallel run (own RNG stream)
     _add_truth(truth, write_legacy_export(reg, truth["gl_lines"], out))
     for name, frame in truth.items():

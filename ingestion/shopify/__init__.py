@@ -1,5 +1,6 @@
 """dlt source for Shopify (Admin REST): orders (with line items, tax lines, discounts, shipping lines
-and refunds) and customers.
+and refunds) and customers; Shopify Payments payouts and balance transactions
+(`ingestion.shopify.payments`, which documents how they are read incrementally).
 
 Config (dlt convention): `SOURCES__SHOPIFY__BASE_URL` (the shop's host root, e.g.
 https://{shop}.myshopify.com), `SOURCES__SHOPIFY__API_KEY` (an Admin API access token, sent as
@@ -28,6 +29,7 @@ from ingestion.contracts import SCHEMA_CONTRACT, TypeContract, guarded
 from ingestion.runner import counter
 from ingestion.shopify import settings
 from ingestion.shopify.helpers import SOURCE, check_record, iter_pages, make_client, quarantined
+from ingestion.shopify.payments import balance_transactions_resource, payouts_resource
 
 
 def _objects(client: RESTClient, base_url: str, name: str, since: str) -> Iterator[Any]:
@@ -83,6 +85,10 @@ def shopify_source(
     api_key: str = dlt.secrets.value,
     api_version: str = settings.DEFAULT_API_VERSION,
 ) -> Iterable[DltResource]:
-    """The Shopify resources `orders` and `customers`."""
+    """The Shopify resources `orders`, `customers`, `payouts` and `balance_transactions`."""
     client = make_client(base_url, api_key, api_version)
-    return [_resource(client, base_url, name) for name in settings.ENDPOINTS]
+    return [
+        *(_resource(client, base_url, name) for name in settings.ENDPOINTS),
+        payouts_resource(client, base_url),
+        balance_transactions_resource(client, base_url),
+    ]

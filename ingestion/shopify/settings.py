@@ -37,4 +37,12 @@ COLUMN_HINTS: dict[str, dict[str, dict[str, Any]]] = {
         "note", "closed_at", "cancelled_at", "cancel_reason", "tags", "email", "financial_status"
     ),
     "customers": _text("note", "phone", "tags", "last_order_name", "email"),
+    # Shopify Payments: money stays decimal text on the wire; ids that are null until a payout exists
+    "payouts": {},
+    "balance_transactions": {
+        **_text("payout_status", "adjustment_reason"),
+        "payout_id": {"data_type": "bigint"},
+        "source_order_id": {"data_type": "bigint"},
+        "source_order_transaction_id": {"data_type": "bigint"},
+    },
 }

@@ -1,7 +1,7 @@
 """The bank: an operating USD account and a EUR account, with every line the company's cash sees.
 
 Lines (amounts signed from the company's view, + = money in, in the account's currency):
-Stripe payouts arriving, B2B customers paying invoices by transfer, vendor payments (noisy card and
+Stripe payouts arriving (and Shopify Payments payouts, added by `add_shop_payouts`), B2B customers paying invoices by transfer, vendor payments (noisy card and
 ACH descriptors), FX conversions USD -> EUR, and bank fees. Defects are injected here and listed in
 the truth: payout lines without the payout id, typo'd amounts, invoice payments without the invoice
 number, duplicate vendor payments.
@@ -23,6 +23,7 @@ ACCOUNTS = {
     "eur": {"currency": "EUR", "name": "EUR Business Account", "mask": "7730", "opening": 60_000.0},
 }
 PAYOUT_MISSING_ID_RATE = 0.15
+PAYOUT_KINDS = ("stripe_payout", "shopify_payout")
 AMOUNT_TYPO_RATE = 0.01
 NO_INVOICE_REF_RATE = 0.3
 DUPLICATE_PAYMENT_RATE = 0.01
@@ -264,7 +265,7 @@ def _daily_balances(
 
 def _defects(lines: pl.DataFrame) -> pl.DataFrame:
     missing = lines.filter(pl.col("missing_ref")).select(
-        defect_type=pl.when(pl.col("kind") == "stripe_payout")
+        defect_type=pl.when(pl.col("kind").is_in(PAYOUT_KINDS))
         .then(pl.lit("payout_line_missing_id"))
         .otherwise(pl.lit("remittance_missing_invoice_number")),
         record_ids=pl.concat_str("transaction_id", pl.lit(","), "ref"),
@@ -306,6 +307,41 @@ def simulate_bank(reg: Registry, stripe: StripeData, scale: float) -> BankData:
         {"date": start + np.arange(reg.clock.sim_days).astype("timedelta64[D]"), "eurusd": eurusd}
     )
     return BankData(accounts, lines, balances, fx, _defects(lines))
+
+
+def add_shop_payouts(reg: Registry, bank: BankData, payouts: pl.DataFrame) -> BankData:
+    """Shopify Payments payouts reaching the operating account on their `arrival_day` (a simulated
+    `BankData` plus these lines, balances recomputed). Some lines lack the payout id, as Stripe's do.
+    Draws come from the registry stream `shopify_bank`; line ids derive from the payout id, so the
+    other lines keep theirs."""
+    arriving = payouts.filter(pl.col("arrival_day") < reg.clock.sim_days).sort("id")
+    n = arriving.height
+    missing = reg.stream("shopify_bank").random(n) < PAYOUT_MISSING_ID_RATE
+    ids = arriving["id"].cast(pl.Utf8).to_numpy()
+    account = bank.accounts.filter(pl.col("account") == "operating_usd").row(0, named=True)
+    lines = _frame(
+        account=["operating_usd"] * n,
+        day=arriving["arrival_day"].to_numpy(),
+        amount=arriving["amount"].to_numpy() / 100,
+        name=np.where(missing, "SHOPIFY TRANSFER", np.char.add("SHOPIFY PAYOUT ", ids.astype(str))),
+        merchant_name=["Shopify"] * n,
+        counterparty=["Shopify"] * n,
+        category=["shopify_payout"] * n,
+        kind=["shopify_payout"] * n,
+        ref=ids,
+        channel=["other"] * n,
+    ).with_columns(
+        missing_ref=pl.Series(missing),
+        expected_amount=pl.col("amount"),
+        typo=pl.lit(False),
+        transaction_id=pl.Series([Registry.stable_id("", f"bank:shopify_payout:{i}", 37) for i in ids]),
+        account_id=pl.lit(account["account_id"]),
+        currency=pl.lit(account["currency"]),
+    )
+    all_lines = pl.concat([bank.lines, lines.select(bank.lines.columns)])
+    eurusd = bank.fx_rates.sort("date")["eurusd"].to_numpy()
+    balances = _daily_balances(reg, bank.accounts, all_lines, eurusd)
+    return BankData(bank.accounts, all_lines, balances, bank.fx_rates, _defects(all_lines))
 
 
 def cut_bank(bank: BankData, clock: Clock) -> BankData:

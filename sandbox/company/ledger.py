@@ -5,7 +5,8 @@ Booked from the other systems over the whole horizon, then cut at `as_of` (`cut_
   Payments = the bank's invoice receipts (dated as the bank line, linked to the invoice).
 - Bills + BillPayments = the bank's vendor payments (payroll is a JournalEntry); the bank's duplicate
   vendor payments are booked as a second Bill + BillPayment (`duplicate_bill_payment`).
-- Deposits = Stripe payouts arriving in the bank (Dr bank, Cr Stripe clearing); Stripe sales, refunds,
+- Deposits = Stripe payouts arriving in the bank (Dr bank, Cr Stripe clearing), and Shopify Payments
+  payouts (Dr bank, Dr merchant fees, Cr Shopify clearing); Stripe sales, refunds,
   disputes and fees are a JournalEntry into Stripe clearing (daily after go-live, one per month before).
 - Shopify orders (optional `orders` frame): one daily summary JournalEntry into Shopify clearing.
 - JournalEntries: opening balances, payroll, FX conversions (gain/loss on the spread), month-end
@@ -174,6 +175,10 @@ class _Book:
         done = self.clock.add_business_days(end, lag)
         day = int((done - np.datetime64(self.clock.start, "D")).astype(np.int64)[0])
         return self.ts(day, 9, 18)
+
+    def iso(self, day: int) -> str:
+        """The calendar date of a day offset, `YYYY-MM-DD` (how summaries name the day they book)."""
+        return str(self.clock.day(day))
 
     def add(self, txn: Txn) -> Txn:
         txn.lines = _sided(txn.lines)
@@ -476,6 +481,46 @@ def _deposits(book: _Book, lines: pl.DataFrame) -> None:
         )
 
 
+def _shop_deposits(book: _Book, lines: pl.DataFrame, payouts: pl.DataFrame) -> None:
+    """A Deposit per Shopify Payments payout reaching the bank: Dr bank the payout, Dr Merchant Fees
+    the fees Shopify kept, Cr Shopify Clearing the gross of the charges and refunds it pays out (the
+    fee is a negative deposit line, as QuickBooks keys a processor's net payout)."""
+    parts = payouts.select(
+        ref=pl.col("id").cast(pl.Utf8),
+        fee=((pl.col("charges_fee") + pl.col("refunds_fee")) / 100).round(2),
+    )
+    rows = (
+        lines.filter(pl.col("kind") == "shopify_payout")
+        .join(parts, on="ref", how="inner")
+        .sort("day", "transaction_id")
+        .select("transaction_id", "day", "expected_amount", "ref", "fee")
+    )
+    for tid, day, expected, ref, fee in rows.iter_rows():
+        manual = book.draw(MANUAL_RATE, day)
+        gross = round(expected + fee, 2)
+        gl = [
+            ("bank_usd", expected, 0.0, expected, f"Shopify payout {ref}"),
+            ("merchant_fees", fee, 0.0, fee, "Shopify Payments fees"),
+            ("shopify_clearing", 0.0, gross, gross, ref),
+        ]
+        book.add(
+            Txn(
+                f"dep:{tid}",
+                "Deposit",
+                "shopify_payout",
+                day,
+                book.created(day, manual),
+                "USD",
+                1.0,
+                expected,
+                manual,
+                source=ref,
+                note=f"Shopify payout {ref}",
+                lines=[ln for ln in gl if ln[1] or ln[2]],
+            )
+        )
+
+
 def _month_end(clock: Clock, day: int) -> int:
     d = clock.day(np.array([day]))[0].astype("datetime64[M]")
     end = (d + 1).astype("datetime64[D]") - 1
@@ -537,7 +582,7 @@ def _stripe_sales(book: _Book, stripe: StripeData) -> None:
                 1.0,
                 g,
                 manual,
-                source=f"stripe:{day}",
+                source=f"stripe:{book.iso(day)}",
                 note="Stripe sales summary",
                 lines=_balanced(lines),
             )
@@ -586,7 +631,7 @@ def _shop_sales(book: _Book, orders: pl.DataFrame) -> None:
                 1.0,
                 total,
                 manual,
-                source=f"shopify:{day}",
+                source=f"shopify:{book.iso(day)}",
                 note="Shopify sales summary",
                 lines=_balanced(lines),
             )
@@ -735,9 +780,12 @@ def simulate_ledger(
     crm: CrmData | None = None,
     scale: float = 1.0,
     orders: pl.DataFrame | None = None,
+    shop_payouts: pl.DataFrame | None = None,
 ) -> LedgerData:
     """The books over the whole horizon. `orders` (Shopify, shop currency USD: day, total_price,
-    total_tax, refunded_amount, refund_day) adds a daily sales summary JournalEntry when given."""
+    total_tax, refunded_amount, refund_day) adds a daily sales summary JournalEntry when given;
+    `shop_payouts` (Shopify Payments payouts: id, charges_fee, refunds_fee) a Deposit for each one
+    the bank received (`bank.lines` kind `shopify_payout`)."""
     eurusd = bank.fx_rates["eurusd"].to_numpy()
     book = _Book(reg, eurusd)
     lines = bank.lines
@@ -752,6 +800,8 @@ def simulate_ledger(
         _shop_sales(book, orders)
     _fx_transfers(book, lines)
     _accruals(book, scale)
+    if shop_payouts is not None and shop_payouts.height:
+        _shop_deposits(book, lines, shop_payouts)  # last: its draws shift nobody else's
     book.txns.sort(key=lambda t: (t.created, t.key))
     for i, t in enumerate(book.txns):
         t.id = str(100 + i)

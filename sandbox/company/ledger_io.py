@@ -67,11 +67,14 @@ def write_crm_and_ledger(
     out: Path,
     truth: dict[str, pl.DataFrame],
     orders: pl.DataFrame | None = None,
+    shop_payouts: pl.DataFrame | None = None,
 ) -> None:
     """Simulate HubSpot and QuickBooks over the horizon, cut at as_of, write `state/hubspot`,
     `state/quickbooks` and add their truth tables to `truth` (records, defects, vendor_clusters extended)."""
     crm_all = simulate_crm(reg, scale)
-    ledger = simulate_ledger(reg, stripe_all, bank_all, crm_all, scale, orders=orders)
+    ledger = simulate_ledger(
+        reg, stripe_all, bank_all, crm_all, scale, orders=orders, shop_payouts=shop_payouts
+    )
     crm = cut_crm(crm_all, reg.clock)
     view = cut_ledger(ledger, reg.clock)
     hs = hubspot_objects(crm)

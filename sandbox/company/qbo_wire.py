@@ -243,13 +243,16 @@ def _deposit(view: LedgerView, t: Any, names: tuple) -> dict[str, Any]:
             "TotalAmt": t.total,
             "Line": [
                 {
-                    "Id": "1",
-                    "LineNum": 1,
-                    "Amount": t.total,
-                    "Description": t.note,
+                    "Id": str(i),
+                    "LineNum": i,
+                    "Amount": round(credit - debit, 2),  # a fee the processor kept is a negative line
+                    "Description": t.note if i == 1 else text,
                     "DetailType": "DepositLineDetail",
-                    "DepositLineDetail": {"AccountRef": _ref(acc["stripe_clearing"])},
-                },
+                    "DepositLineDetail": {"AccountRef": _ref(acc[key])},
+                }
+                for i, (key, debit, credit, _amount, text) in enumerate(
+                    sorted((ln for ln in t.lines if ln[0] != "bank_usd"), key=lambda ln: ln[1]), start=1
+                )
             ],
         }
     )

@@ -468,6 +468,7 @@ def payout_members(data: StripeData) -> dict[str, list[str]]:
 # ---------------------------------------------------------------- Plaid
 PFC = {
     "stripe_payout": ("TRANSFER_IN", "TRANSFER_IN_DEPOSIT"),
+    "shopify_payout": ("TRANSFER_IN", "TRANSFER_IN_DEPOSIT"),
     "customer_payment": ("INCOME", "INCOME_OTHER_INCOME"),
     "payroll": ("TRANSFER_OUT", "TRANSFER_OUT_OTHER_TRANSFER_OUT"),
     "rent": ("RENT_AND_UTILITIES", "RENT_AND_UTILITIES_RENT"),

@@ -292,6 +292,10 @@ def create_app(data_dir: Path, faults: str | None = None, seed: int | None = Non
         )
         for name in shopify_api.OBJECTS
     ]
+    routes += [
+        Route(f"/admin/api/{{version}}/{path}.json", wrap("shopify", _shopify_handler(holder, name)))
+        for name, (path, _key) in shopify_api.PAYMENTS.items()
+    ]
     routes += _quickbooks_routes(holder, wrap, updates) + _hubspot_routes(holder, wrap, updates)
     app = Starlette(routes=routes)
     app.add_middleware(_SimulatedDate, holder=holder)

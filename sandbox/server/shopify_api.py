@@ -1,6 +1,7 @@
-"""Shopify Admin REST over the sandbox state: `GET /admin/api/{version}/orders.json` and
-`customers.json` with Shopify's filters, cursor paging (`page_info` in the `Link` header), auth and
-errors. Any `20xx-xx` API version is accepted."""
+"""Shopify Admin REST over the sandbox state: `GET /admin/api/{version}/orders.json`,
+`customers.json`, `shopify_payments/payouts.json` and `shopify_payments/balance/transactions.json`
+with Shopify's filters, cursor paging (`page_info` in the `Link` header), auth and errors. Any
+`20xx-xx` API version is accepted."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ from starlette.responses import JSONResponse, Response
 from sandbox.credentials import SHOPIFY_API_KEY
 
 OBJECTS = ("orders", "customers")
+# Shopify Payments: stored name -> (path under /admin/api/{version}/, the list's JSON key)
+PAYMENTS = {
+    "payouts": ("shopify_payments/payouts", "payouts"),
+    "balance_transactions": ("shopify_payments/balance/transactions", "transactions"),
+}
 VERSION = re.compile(r"^20\d\d-(0[1-9]|1[0-2])$")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 250
@@ -30,7 +36,10 @@ _FILTERS = {
     "orders": ("status", "financial_status", "since_id", "created_at_min", "created_at_max", "updated_at_min",
                "updated_at_max", "ids"),
     "customers": ("since_id", "created_at_min", "created_at_max", "updated_at_min", "updated_at_max", "ids"),
+    "payouts": ("since_id", "last_id", "date_min", "date_max", "status"),
+    "balance_transactions": ("since_id", "last_id", "test", "payout_id", "payout_status"),
 }  # fmt: skip
+_PAYOUT_STATUSES = ("scheduled", "in_transit", "paid", "failed", "cancelled")
 _PAGE_PARAMS = ("limit", "fields", "page_info")
 _STATUSES = ("open", "closed", "cancelled", "any")
 
@@ -46,6 +55,12 @@ class ShopifyList:
     status: list[str] = field(default_factory=list)
     financial: list[str] = field(default_factory=list)
     json: list[str] = field(default_factory=list)
+    attrs: list[dict[str, str]] = field(default_factory=list)  # payouts/balance transactions: filter fields
+    key: str = ""  # the list's JSON key (the name unless Shopify calls it otherwise)
+
+    @property
+    def json_key(self) -> str:
+        return self.key or self.name
 
     @classmethod
     def from_jsonl(cls, name: str, path: Path) -> ShopifyList:
@@ -57,25 +72,32 @@ class ShopifyList:
                 status = (
                     "cancelled" if obj.get("cancelled_at") else "closed" if obj.get("closed_at") else "open"
                 )
+                attrs = {
+                    k: str(obj.get(k)).lower() if isinstance(obj.get(k), bool) else str(obj.get(k))
+                    for k in ("date", "status", "test", "payout_id", "payout_status")
+                    if k in obj
+                }
                 rows.append(
                     (
                         oid,
-                        _ts(obj.get("created_at")),
+                        _ts(obj.get("created_at") or obj.get("processed_at")),
                         _ts(obj.get("updated_at")),
                         status,
                         str(obj.get("financial_status")),
                         line.rstrip("\n"),
+                        attrs,
                     )
                 )
         rows.sort(key=lambda r: r[0])
-        out = cls(name)
-        for oid, created, updated, status, financial, text in rows:
+        out = cls(name, key=PAYMENTS[name][1] if name in PAYMENTS else "")
+        for oid, created, updated, status, financial, text, attrs in rows:
             out.ids.append(oid)
             out.created.append(created)
             out.updated.append(updated)
             out.status.append(status)
             out.financial.append(financial)
             out.json.append(text)
+            out.attrs.append(attrs)
         return out
 
 
@@ -129,8 +151,39 @@ def _int(params: dict[str, str], name: str) -> int | None:
     return int(raw)
 
 
+def _payments_matches(objs: ShopifyList, params: dict[str, str]) -> list[int]:
+    """Payouts (`date_min`/`date_max`, `status`) and balance transactions (`payout_id`,
+    `payout_status`, `test`), both with `since_id`/`last_id`: newest first, ascending with since_id."""
+    since, last = _int(params, "since_id"), _int(params, "last_id")
+    status = params.get("status")
+    if objs.name == "payouts" and status is not None and status not in _PAYOUT_STATUSES:
+        raise BadParam("status", f"status must be one of {', '.join(_PAYOUT_STATUSES)}")
+    for name in ("date_min", "date_max"):
+        if params.get(name) and not re.fullmatch(r"\d{4}-\d\d-\d\d", params[name]):
+            raise BadParam(name, f"{name} must be a date (YYYY-MM-DD), got {params[name]!r}")
+    if params.get("payout_id") is not None:
+        _int(params, "payout_id")
+    exact = {k: params[k] for k in ("status", "payout_id", "payout_status", "test") if params.get(k)}
+    out = []
+    for i, oid in enumerate(objs.ids):
+        attrs = objs.attrs[i]
+        if (since is not None and oid <= since) or (last is not None and oid >= last):
+            continue
+        if any(attrs.get(k) != v for k, v in exact.items()):
+            continue
+        day = attrs.get("date", "")
+        if (params.get("date_min") and day < params["date_min"]) or (
+            params.get("date_max") and day > params["date_max"]
+        ):
+            continue
+        out.append(i)
+    return out if since is not None else out[::-1]
+
+
 def _matches(objs: ShopifyList, params: dict[str, str]) -> list[int]:
     """Indices of the objects matching the filters, in the order the API returns them."""
+    if objs.name in PAYMENTS:
+        return _payments_matches(objs, params)
     status = params.get("status", "open" if objs.name == "orders" else "any")
     if status not in _STATUSES:
         raise BadParam("status", f"status must be one of {', '.join(_STATUSES)}")
@@ -216,7 +269,7 @@ def list_response(request: Request, objs: ShopifyList) -> Response:
     page = matched[offset : offset + limit]
     fields = params.get("fields")
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-    body = f'{{"{objs.name}":[{",".join(_select(objs.json[i], wanted) for i in page)}]}}'
+    body = f'{{"{objs.json_key}":[{",".join(_select(objs.json[i], wanted) for i in page)}]}}'
     response = Response(body, media_type="application/json")
     links = []
     if offset > 0:

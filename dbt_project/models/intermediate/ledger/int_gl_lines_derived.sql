@@ -7,7 +7,7 @@
 --   Payment      Dr deposit account        Cr A/R at the invoices' rates; FX difference
 --   Bill         Dr expense (per line)     Cr A/P
 --   BillPayment  Dr A/P                    Cr the paying bank account
---   Deposit      Dr deposit account        Cr the line's account (per line)
+--   Deposit      Dr deposit account        Cr the line's account (per line; a negative line is a Dr)
 --   JournalEntry Dr/Cr as posted per line
 with accounts as (
     select * from {{ ref('stg_quickbooks__accounts') }}
@@ -172,9 +172,15 @@ deposits as (
 deposit_credits as (
     select
         'Deposit' as entity, deposits.deposit_id as transaction_id, lines.line_id, lines.account_id,
-        cast(0 as decimal(18, 2)) as debit,
-        {{ round_money("lines.amount * deposits.exchange_rate") }} as credit,
-        lines.amount as amount_txn, lines.description
+        -- a negative line (a fee the processor kept, netted out of the deposit) is a debit
+        case when lines.amount < 0
+            then {{ round_money("-lines.amount * deposits.exchange_rate") }}
+            else cast(0 as decimal(18, 2)) end as debit,
+        case when lines.amount < 0
+            then cast(0 as decimal(18, 2))
+            else {{ round_money("lines.amount * deposits.exchange_rate") }} end as credit,
+        abs(lines.amount) as amount_txn, lines.description,
+        lines.amount as signed_amount_txn
     from {{ ref('stg_quickbooks__deposit_lines') }} as lines
     inner join deposits on deposits.deposit_id = lines.deposit_id
 ),
@@ -183,8 +189,8 @@ deposit_debits as (
     select
         'Deposit' as entity, deposit_credits.transaction_id, 'bank' as line_id,
         max(deposits.deposit_account_id) as account_id,
-        sum(deposit_credits.credit) as debit, cast(0 as decimal(18, 2)) as credit,
-        sum(deposit_credits.amount_txn) as amount_txn, 'Deposit' as description
+        sum(deposit_credits.credit) - sum(deposit_credits.debit) as debit, cast(0 as decimal(18, 2)) as credit,
+        sum(deposit_credits.signed_amount_txn) as amount_txn, 'Deposit' as description
     from deposit_credits
     inner join deposits on deposits.deposit_id = deposit_credits.transaction_id
     group by deposit_credits.transaction_id
@@ -213,7 +219,9 @@ unioned as (
     union all select * from bill_debits
     union all select * from bill_credits
     union all select * from bill_payment_lines
-    union all select * from deposit_credits
+    union all
+    select entity, transaction_id, line_id, account_id, debit, credit, amount_txn, description
+    from deposit_credits
     union all select * from deposit_debits
     union all select * from journal_lines
 ),
