@@ -438,10 +438,15 @@ def _aged_exceptions() -> str:
             "left join marts.fct_invoices i on cast(i.invoice_id as varchar) = cast(e.counterpart_id as varchar)"
         )
         dates.append("cast(i.issue_date as date)")
-    if "counterpart_id" in cols and has_table("staging", "stg_stripe__payouts"):
-        joins.append(
-            "left join staging.stg_stripe__payouts p on p.payout_id = cast(e.counterpart_id as varchar)"
-        )
+    payouts = (
+        "intermediate.int_processor_payouts"
+        if has_table("intermediate", "int_processor_payouts")
+        else "staging.stg_stripe__payouts"
+        if has_table("staging", "stg_stripe__payouts")
+        else None
+    )
+    if "counterpart_id" in cols and payouts:
+        joins.append(f"left join {payouts} p on p.payout_id = cast(e.counterpart_id as varchar)")
         dates.append("p.arrival_date")
     record_date = f"coalesce({', '.join(dates)})" if dates else "cast(null as date)"
     extra = "".join(f", e.{c}" for c in ("detail", "bank_transaction_id", "counterpart_id") if c in cols)
@@ -1094,7 +1099,8 @@ def _has_columns(mart: str, names: str) -> bool:
 def linked_records(ids: list[str]) -> dict[str, pl.DataFrame]:
     """Every record the ids lead to, following the warehouse's links twice over: ledger documents
     (`fct_gl_entries` by entry, line or document id; the ledger_entry matches of bank lines), bank lines
-    (by id, ledger match, source_link), Stripe payouts and their charges, invoices and their deals.
+    (by id, ledger match, source_link), processor payouts (Stripe, Shopify) and their balance
+    transactions, invoices and their deals.
     An id `<account>:<YYYY-MM-DD>` (an unusual cash day) stands for the account's bank lines that day.
     Keys: gl_lines, bank_lines, matches, payouts, payout_charges, invoices, deals (present when found)."""
     seen = {i for i in ids if i}
@@ -1177,31 +1183,53 @@ def linked_records(ids: list[str]) -> dict[str, pl.DataFrame]:
         tuple(keys) * 2,
     )
     out["bank_lines"] = bank
-    payouts = sorted(k for k in seen if k.startswith("po_"))
-    if payouts and has_table("staging", "stg_stripe__payouts"):
+    if has_table("intermediate", "int_processor_payouts"):
         out["payouts"] = query(
             f"""
-            select payout_id, arrival_date, currency, cast(amount as double precision) as amount, status,
-                   statement_descriptor
-            from staging.stg_stripe__payouts where {_ids_in("payout_id", payouts)}
+            select processor, payout_id, arrival_date, currency, cast(amount as double precision) as amount,
+                   status
+            from intermediate.int_processor_payouts where {_ids_in("payout_id", keys)}
             """,
-            tuple(payouts),
+            tuple(keys),
         )
+    elif has_table("staging", "stg_stripe__payouts"):  # a warehouse built before Shopify payouts
+        out["payouts"] = query(
+            f"""
+            select 'stripe' as processor, payout_id, arrival_date, currency,
+                   cast(amount as double precision) as amount, status
+            from staging.stg_stripe__payouts where {_ids_in("payout_id", keys)}
+            """,
+            tuple(keys),
+        )
+    payouts = sorted(out["payouts"]["payout_id"].to_list()) if "payouts" in out else []
+    members = []
     if payouts and has_table("staging", "stg_stripe__payout_balance_transactions"):
-        out["payout_charges"] = query(
+        members.append(
             f"""
             select payout_id, balance_transaction_id, type, currency, cast(amount as double precision) as amount,
                    cast(fee as double precision) as fee, cast(net as double precision) as net
             from staging.stg_stripe__payout_balance_transactions where {_ids_in("payout_id", payouts)}
-            order by payout_id, type, balance_transaction_id
-            """,
-            tuple(payouts),
+            """
+        )
+    if payouts and has_table("staging", "stg_shopify__balance_transactions"):
+        members.append(
+            f"""
+            select payout_id, balance_transaction_id, type, currency, cast(amount as double precision) as amount,
+                   cast(fee as double precision) as fee, cast(net as double precision) as net
+            from staging.stg_shopify__balance_transactions
+            where type <> 'payout' and {_ids_in("payout_id", payouts)}
+            """
+        )
+    if members:
+        out["payout_charges"] = query(
+            " union all ".join(members) + " order by payout_id, type, balance_transaction_id",
+            tuple(payouts) * len(members),
         )
     return {k: v for k, v in out.items() if not v.is_empty()}
 
 
 def raw_payloads(linked: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
-    """The raw source rows behind the linked records: QuickBooks documents, HubSpot deals, Stripe payouts
+    """The raw source rows behind the linked records: QuickBooks documents, HubSpot deals, processor payouts
     and bank lines; each `{"table", "matched_by", "payload"}`."""
     out: list[dict[str, Any]] = []
     docs = {}
@@ -1217,7 +1245,10 @@ def raw_payloads(linked: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
         for d in linked.get("deals", pl.DataFrame({"deal_id": []}))["deal_id"]
     ]
     if "payouts" in linked:
-        lookups += [("raw_stripe.payouts", "id", p) for p in linked["payouts"]["payout_id"]]
+        lookups += [
+            (f"raw_{processor}.payouts", "id", p)
+            for processor, p in linked["payouts"].select("processor", "payout_id").iter_rows()
+        ]
     for table, key, value in lookups:
         schema, name = table.split(".")
         if not has_table(schema, name):

@@ -303,7 +303,7 @@ LINKED_SECTIONS = {
     "bank_lines": ("Bank lines", ["amount"]),
     "gl_lines": ("Ledger documents (`fct_gl_entries`)", ["debit", "credit"]),
     "matches": ("Reconciliation matches", ["amount_difference"]),
-    "payouts": ("Stripe payouts", ["amount"]),
+    "payouts": ("Processor payouts (Stripe, Shopify)", ["amount"]),
     "payout_charges": (
         "The payouts' balance transactions (charges, refunds, fees)",
         ["amount", "fee", "net"],

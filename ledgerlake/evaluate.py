@@ -32,6 +32,7 @@ def evaluate(settings: Settings, truth: Path) -> dict[str, Any]:
         ("ingestion", _ingestion),
         ("cash", _cash),
         ("reconciliation", _reconciliation),
+        ("payout_members", _payout_members),
         ("entities", _entities),
         ("crm", _crm),
         ("shop_ledger", shop_ledger_metrics),
@@ -229,6 +230,52 @@ def _reconciliation(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
         "by_type": by_type,
         "by_rule": by_rule,
     }
+
+
+# processor -> (truth table of payout members, the warehouse's members query)
+_MEMBERS = {
+    "stripe": (
+        "stripe_payout_members",
+        "staging", "stg_stripe__payout_balance_transactions",
+        "select payout_id, balance_transaction_id from staging.stg_stripe__payout_balance_transactions",
+    ),
+    "shopify": (
+        "shopify_payout_members",
+        "staging", "stg_shopify__balance_transactions",
+        "select payout_id, balance_transaction_id from staging.stg_shopify__balance_transactions "
+        "where payout_id is not null and type <> 'payout'",
+    ),
+}  # fmt: skip
+
+
+def _payout_members(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
+    """Payout ↔ the balance transactions it settles (charges − fees − refunds ...), per processor:
+    precision/recall of (payout, transaction) pairs against the truth, and how many paid payouts
+    the warehouse finds equal to the net of their transactions (int_payouts_reconciled)."""
+    out: dict[str, Any] = {}
+    for processor, (table, schema, model, query) in _MEMBERS.items():
+        true = _read(truth, table)
+        if true is None or not wh.table_exists(schema, model):
+            continue
+        want = set(true.select(pl.col("payout_id").cast(pl.Utf8), "balance_transaction_id").iter_rows())
+        ours = wh.query(query)
+        got = {(str(a), str(b)) for a, b in ours.iter_rows()}
+        hit = len(want & got)
+        entry: dict[str, Any] = {
+            "true_pairs": len(want),
+            "found_pairs": len(got),
+            "precision": _ratio(hit, len(got)),
+            "recall": _ratio(hit, len(want)),
+        }
+        if wh.table_exists("intermediate", "int_payouts_reconciled"):
+            rec = wh.query(
+                "select count(*) as n, sum(case when has_members and abs(difference) <= 0.01 then 1 else 0 end) as ok "
+                f"from intermediate.int_payouts_reconciled where processor = '{processor}'"
+            ).row(0, named=True)
+            entry["paid_payouts"] = int(rec["n"] or 0)
+            entry["payouts_equal_to_their_net"] = int(rec["ok"] or 0)
+        out[processor] = entry
+    return out or None
 
 
 def _forecast(wh: Warehouse, truth: Path) -> dict[str, Any] | None:

@@ -38,7 +38,7 @@ COLUMN_HINTS: dict[str, dict[str, dict[str, Any]]] = {
     ),
     "customers": _text("note", "phone", "tags", "last_order_name", "email"),
     # Shopify Payments: money stays decimal text on the wire; ids that are null until a payout exists
-    "payouts": {},
+    "payouts": {"date": {"data_type": "date"}},
     "balance_transactions": {
         **_text("payout_status", "adjustment_reason"),
         "payout_id": {"data_type": "bigint"},

@@ -1,10 +1,11 @@
--- Bank line <-> Stripe payout, by a cascade of rules in priority order. A bank line and a payout
--- are each used by one match at most.
---   1. payout_reference: the payout id (po_...) appears in the bank line's text.
+-- Bank line <-> processor payout (Stripe or Shopify Payments, int_processor_payouts), by a cascade of
+-- rules in priority order. A bank line and a payout are each used by one match at most.
+--   1. payout_reference: the payout id appears in the bank line's text (a Shopify id is a bare
+--      number, so its line must also name Shopify).
 --   2. payout_amount_date: same amount and currency, booked within the date window after the payout's
---      arrival date, the line names the processor, and the pair is unique both ways.
+--      arrival date, the line names the payout's processor, and the pair is unique both ways.
 with payouts as (
-    select * from {{ ref('stg_stripe__payouts') }}
+    select * from {{ ref('int_processor_payouts') }}
     where status in ('paid', 'in_transit')
 ),
 
@@ -24,6 +25,7 @@ by_reference as (
     select
         bank_lines.bank_transaction_id,
         payouts.payout_id,
+        payouts.processor,
         'payout_reference' as rule,
         cast(1.0 as {{ type_double() }}) as confidence,
         bank_lines.amount as bank_amount,
@@ -31,12 +33,12 @@ by_reference as (
     from bank_lines
     inner join payouts
         on bank_lines.text like '%' || upper(payouts.payout_id) || '%'
+        and (payouts.processor = 'stripe' or bank_lines.text like '%' || payouts.bank_keyword || '%')
 ),
 
 open_lines as (
     select * from bank_lines
     where bank_transaction_id not in (select bank_transaction_id from by_reference)
-        and (text like '%STRIPE%')
 ),
 
 open_payouts as (
@@ -48,12 +50,14 @@ candidates as (
     select
         open_lines.bank_transaction_id,
         open_payouts.payout_id,
+        open_payouts.processor,
         open_lines.amount as bank_amount,
         open_payouts.amount as payout_amount,
         {{ dbt.datediff('open_payouts.arrival_date', 'open_lines.booking_date', 'day') }} as days_late
     from open_lines
     inner join open_payouts
-        on open_lines.currency = open_payouts.currency
+        on open_lines.text like '%' || open_payouts.bank_keyword || '%'
+        and open_lines.currency = open_payouts.currency
         and abs(open_lines.amount - open_payouts.amount) <= {{ var('match_amount_tolerance') }}
         and open_lines.booking_date >= open_payouts.arrival_date
         and open_lines.booking_date <= {{ dbt.dateadd('day', var('match_date_window_days'), 'open_payouts.arrival_date') }}
@@ -71,6 +75,7 @@ by_amount_date as (
     select
         bank_transaction_id,
         payout_id,
+        processor,
         'payout_amount_date' as rule,
         cast(0.9 - 0.02 * days_late as {{ type_double() }}) as confidence,
         bank_amount,

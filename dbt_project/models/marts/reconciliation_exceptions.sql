@@ -1,6 +1,6 @@
 -- What the reconciliation could not explain, by exception_type:
 --   amount_mismatch     a matched bank line and payout whose amounts differ beyond the tolerance
---   unmatched_bank_line a processor line on the bank statement that matches no payout
+--   unmatched_bank_line a processor line (Stripe, Shopify) on the bank statement that matches no payout
 --   missing_bank_line   a paid payout that should have arrived but is on no bank line
 --   missing_ledger_entry  a bank line on an account the ledger books that no ledger posting explains
 --   unmatched_ledger_entry a ledger posting on a bank account that no bank line explains
@@ -21,8 +21,16 @@ bank_lines as (
 ),
 
 payouts as (
-    select * from {{ ref('stg_stripe__payouts') }}
+    select * from {{ ref('int_processor_payouts') }}
     where status = 'paid'
+),
+
+processor_keywords as (
+    select distinct bank_keyword from {{ ref('int_processor_payouts') }}
+    union
+    select 'STRIPE'
+    union
+    select 'SHOPIFY'
 ),
 
 last_bank_day as (
@@ -50,7 +58,11 @@ unmatched_bank_line as (
         cast(null as {{ dbt.type_string() }}) as counterpart_id,
         coalesce(bank_lines.remittance_info, '') as detail
     from bank_lines
-    where upper(coalesce(bank_lines.remittance_info, '') || ' ' || coalesce(bank_lines.counterparty_name, '')) like '%STRIPE%'
+    where exists (
+            select 1 from processor_keywords
+            where upper(coalesce(bank_lines.remittance_info, '') || ' ' || coalesce(bank_lines.counterparty_name, ''))
+                like '%' || processor_keywords.bank_keyword || '%'
+        )
         and bank_lines.amount > 0
         and bank_lines.bank_transaction_id not in (select bank_transaction_id from matches)
 ),

@@ -26,7 +26,7 @@ unioned as (
         rule,
         confidence,
         bank_transaction_id,
-        'stripe_payout' as counterpart_type,
+        processor || '_payout' as counterpart_type,
         payout_id as counterpart_id,
         bank_amount,
         payout_amount as counterpart_amount,
