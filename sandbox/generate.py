@@ -182,7 +182,7 @@ def generate(seed: int, scale: float, out: Path, as_of: date | None = None) -> d
             raise LedgerlakeError(f"as_of {as_of} is outside the simulated {clock.start}..{clock.horizon}")
         clock = replace(clock, as_of=as_of)
     reg = Registry(seed, clock)
-    reg.make_customers(max(20, int(3200 * scale)))  # ~2,000 signed up by the end of year 1
+    reg.make_customers(max(20, int(5500 * scale)))  # ~3,400 signed up by the end of year 1
     stripe_all = simulate_stripe(reg, scale)
     bank_all = simulate_bank(reg, stripe_all, scale)
     shop_all = simulate_shop(reg, bank_all.fx_rates, scale)  # the ledger books these orders

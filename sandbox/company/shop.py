@@ -27,7 +27,7 @@ from sandbox.company.clock import Clock
 from sandbox.company.registry import Registry
 
 SHOP_CURRENCY = "USD"
-ORDERS_PER_YEAR = 4000
+ORDERS_PER_YEAR = 10000
 REFUND_RATE = 0.06
 FULL_REFUND_SHARE = 0.6
 REFUND_NOT_BOOKED_RATE = 0.1

@@ -23,6 +23,7 @@ import polars as pl
 from sandbox.company.clock import Clock
 from sandbox.company.registry import Registry
 
+CHARGES_PER_YEAR = 28000  # card charges in the first year at scale 1 (the volume grows over the year)
 REFUND_RATE = 0.05
 DISPUTE_RATE = 0.007
 DISPUTE_FEE = 1500
@@ -294,7 +295,7 @@ def _payout_rows(payouts: pl.DataFrame) -> pl.DataFrame:
 
 def simulate_stripe(reg: Registry, scale: float) -> StripeData:
     customers = _customers(reg)
-    charges = _charges(reg, customers, max(60, int(12000 * scale)))
+    charges = _charges(reg, customers, max(60, int(CHARGES_PER_YEAR * scale)))
     first = charges.group_by("customer").agg(pl.col("created").min().alias("first_charge"))
     customers = (
         customers.join(first, left_on="id", right_on="customer", how="left")
