@@ -8,7 +8,7 @@
 --   payout_mismatch     a payout whose amount is not the net of the transactions it settled
 --   won_deal_not_invoiced, invoice_amount_differs_from_deal  CRM <-> ledger (int_crm_exceptions)
 --   Shopify order days <-> the ledger's daily sales summary (int_orders_booked), record_ids
---   `shopify:<day>` and/or the summary's entry id:
+--   `shopify:<YYYY-MM-DD>` and/or the summary's entry id:
 --     missing_ledger_entry    a shop day with orders or refunds that no summary books
 --     amount_mismatch         a summary whose net differs from its day's orders − refunds beyond the tolerance
 --     unmatched_ledger_entry  a Shopify summary that no shop day takes (no orders that day, or a second one)

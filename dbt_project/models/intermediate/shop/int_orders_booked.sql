@@ -12,7 +12,7 @@
 -- Each day's orders and refunds in the functional currency (the shop currency converted at
 -- fx_rates_daily of the record's UTC day, as fct_orders does) are matched to one summary:
 --   1. shop_summary_link (1.0): the summary the integration booked for that day — its PrivateNote
---      is `ledgerlake-sync: shopify:<day>` (source_link `shopify:%`) and its TxnDate is the day;
+--      is `ledgerlake-sync: shopify:<YYYY-MM-DD>` (source_link `shopify:%`) and its TxnDate is the day;
 --      two linked summaries for one day: the first created matches, the other stays unmatched.
 --   2. shop_summary_note_date (0.9): a hand-keyed JournalEntry whose note names Shopify, dated
 --      on the day, when it is the day's only such entry.
