@@ -10,6 +10,18 @@ The forecast is a statistical baseline fitted on the *residual* bank flows (bank
 invoices and bills taken out) plus the known flows of open receivables, open payables and the CRM
 pipeline (`forecasts.known_flows`); see `forecasts.cash` for the arithmetic. The backtest and its
 MASE/coverage therefore score the baseline on the residual series, not the known flows.
+
+The backtest is honest per origin: at each cutoff the residual series (the history the baseline is
+fitted on and the actuals it is scored on) takes out only what a forecaster standing at that cutoff
+could have known (`inputs.explained_as_of`): the recurring series detected with `as_of = cutoff` on
+the lines up to it (their hit lines, and in the window the lines on the schedule dates that detection
+projects), and the lines settling documents — those booked by the cutoff, and those booked in the
+window only when their documents were issued by the cutoff. The known flows of the `after` variant
+come from the very same detection. Remaining assumptions: a settlement line booked by the cutoff
+counts as matched by then (the reconciliation's matching date is not kept), and a customer payment's
+invoices are taken as issued by the cutoff (the marts link a bill payment to its bill, but no customer
+payment to its invoices). The forecast for the real as_of is fitted on the residual of
+`inputs.load_explained`: the same rule applied at the last day.
 """
 
 from __future__ import annotations
@@ -18,13 +30,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from forecasts import backtest, cash, inputs
+from forecasts import backtest, cash, inputs, recurring
 from forecasts import known_flows as kf
 from ledgerlake.warehouse import Warehouse
 
@@ -60,11 +72,22 @@ def forecast_series(
     currencies: dict[str, str],
     basis: str,
     known_var: pl.DataFrame | None = None,
+    series_at: Callable[[date], pl.DataFrame] | None = None,
 ) -> ForecastResult:
-    """Backtest, select, forecast and assemble, on a long `unique_id, ds, y` frame (no warehouse)."""
+    """Backtest, select, forecast and assemble, on a long `unique_id, ds, y` frame (no warehouse).
+
+    `series_at(cutoff)`: the series as it stood at a backtest origin (the residual a forecaster could
+    have built then, see `run`); without it every origin uses `series`. The forecast itself is always
+    fitted on `series`."""
     plan = backtest.plan_windows(series["ds"].n_unique(), horizon)  # every series spans the same days
-    cv = backtest.cross_validate(series, plan)
-    metrics = backtest.backtest_metrics(cv, series)
+    if series_at is None:
+        cv = backtest.cross_validate(series, plan)
+        metrics = backtest.backtest_metrics(cv, series)
+    else:
+        last_day = series["ds"].max()
+        assert isinstance(last_day, date)
+        cv, scales = backtest.cross_validate_per_origin(series_at, last_day, plan)
+        metrics = backtest.backtest_metrics(cv, None, scales=scales)
     selected = backtest.select_models(metrics)
     chosen = pl.DataFrame({"unique_id": list(selected), "model": list(selected.values())})
     cv_selected = cv.join(chosen, on=["unique_id", "model"], how="inner")
@@ -154,12 +177,21 @@ def run(warehouse: Warehouse, horizon: int = 30, functional_currency: str | None
     flows = cash.daily_flows(tx.select("account_id", "ds", "y"), start, as_of)
     days = flows.select("ds").unique().sort("ds")
     rates, total_rates, notes = inputs.load_rates(warehouse, currencies, functional, days)
-    explained, explained_info = inputs.load_explained(warehouse)
+    sources = inputs.read_known_sources(warehouse, as_of, functional, tx)
+    explained, explained_info = inputs.load_explained(warehouse, sources.bank_lines)
     residual = kf.residual_flows(flows, explained)
     series = cash.build_series(residual, rates)
     balances = inputs.load_balances(warehouse, flows, as_of, total_rates)  # from all flows
-    sources = inputs.read_known_sources(warehouse, as_of, functional, tx)
     known_in = inputs.known_from_sources(sources, as_of, horizon, functional)
+    detect_at = _recurring_detections(sources.bank_lines)
+
+    def series_at(cutoff: date) -> pl.DataFrame:
+        """The residual series as a forecaster at `cutoff` could have built it (`inputs.explained_as_of`)."""
+        assert sources.bank_lines is not None
+        upto = flows.filter(pl.col("ds") <= cutoff + timedelta(days=horizon))
+        exp = inputs.explained_as_of(sources.bank_lines, cutoff, horizon, detect_at(cutoff))
+        return cash.build_series(kf.residual_flows(upto, exp), rates)
+
     known = kf.expected_flows(known_in.items)
     known_var = kf.known_variance(known_in.items, as_of, horizon, total_rates)
     result = forecast_series(
@@ -172,12 +204,13 @@ def run(warehouse: Warehouse, horizon: int = 30, functional_currency: str | None
         {**currencies, cash.TOTAL: functional},
         balances.basis,
         known_var,
+        series_at=series_at if _explained_lines(explained_info) and sources.bank_lines is not None else None,
     )
     comparison, comparison_rows = None, None
     if result.cv_selected is not None and result.plan is not None and _explained_lines(explained_info):
 
         def known_at(cutoff: date) -> pl.DataFrame:
-            return known_total_as_of(sources, cutoff, horizon, functional, total_rates)
+            return known_total_as_of(sources, cutoff, horizon, functional, total_rates, detect_at(cutoff))
 
         comparison, comparison_metrics = known_backtest(
             cash.build_series(flows, rates), result.cv_selected, known_at, result.plan
@@ -222,11 +255,17 @@ def run(warehouse: Warehouse, horizon: int = 30, functional_currency: str | None
 
 
 def known_total_as_of(
-    sources: inputs.KnownSources, cutoff: date, horizon: int, functional: str, total_rates: dict[str, float]
+    sources: inputs.KnownSources,
+    cutoff: date,
+    horizon: int,
+    functional: str,
+    total_rates: dict[str, float],
+    recurring_found: list[recurring.RecurringSeries] | None = None,
 ) -> pl.DataFrame:
     """`ds, known`: the expected receivables and payables on 'total' as they could be known at `cutoff`
     (documents issued by then, delays from what was paid by then; no pipeline: the marts hold no stage
-    history to know a deal's stage at the cutoff)."""
+    history to know a deal's stage at the cutoff), plus the recurring flows detected at the cutoff
+    (`recurring_found` when the caller has that detection already)."""
     from dataclasses import replace
 
     src = replace(
@@ -234,9 +273,28 @@ def known_total_as_of(
         invoices=None if sources.invoices is None else inputs.documents_as_of(sources.invoices, cutoff),
         bills=None if sources.bills is None else inputs.documents_as_of(sources.bills, cutoff),
     )
-    k = inputs.known_from_sources(src, cutoff, horizon, functional, with_pipeline=False)
+    k = inputs.known_from_sources(
+        src, cutoff, horizon, functional, with_pipeline=False, recurring_found=recurring_found
+    )
     per = cash.known_flows_per_series(kf.expected_flows(k.items), total_rates)
     return per.filter(pl.col("unique_id") == cash.TOTAL).select(ds="forecast_date", known="known_flow")
+
+
+def _recurring_detections(
+    bank_lines: pl.DataFrame | None,
+) -> Callable[[date], list[recurring.RecurringSeries] | None]:
+    """`recurring.detect` of the bank lines' candidates at a cutoff, computed once per cutoff: the
+    backtest's residual (`inputs.explained_as_of`) and its known flows (`known_total_as_of`) share it,
+    so both take the same series as explained at each origin."""
+    cache: dict[date, list[recurring.RecurringSeries] | None] = {}
+    candidates = None if bank_lines is None else inputs.recurring_candidates(bank_lines)
+
+    def detect_at(cutoff: date) -> list[recurring.RecurringSeries] | None:
+        if cutoff not in cache:
+            cache[cutoff] = None if candidates is None else recurring.detect(candidates, cutoff)
+        return cache[cutoff]
+
+    return detect_at
 
 
 def known_backtest(

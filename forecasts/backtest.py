@@ -1,6 +1,9 @@
 """Rolling-origin backtest of the daily net-flow models, and the error scores the intervals are built from.
 
-Everything here works on the long format `unique_id, ds, y` (one row per series and day).
+Everything here works on the long format `unique_id, ds, y` (one row per series and day). When the
+series itself depends on the origin (the residual cash flows: what is "explained" is decided at each
+cutoff), `cross_validate_per_origin` fits and scores every origin on its own version of the series,
+and the MASE of each origin is scaled by that version's in-sample seasonal naive.
 
 Metrics
 -------
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -97,6 +102,38 @@ def cross_validate(series: pl.DataFrame, plan: BacktestPlan, models: list[Any] |
     )
     names = [c for c in cv.columns if c not in ("unique_id", "ds", "cutoff", "y")]
     return to_long(cv, names)
+
+
+def origin_cutoffs(last_day: date, plan: BacktestPlan) -> list[date]:
+    """The cutoffs `cross_validate` uses on a history ending on `last_day`, oldest first: the last one
+    leaves a whole horizon after it, each earlier one `step` days before."""
+    last = last_day - timedelta(days=plan.horizon)
+    return [last - timedelta(days=plan.step * k) for k in range(plan.n_windows - 1, -1, -1)]
+
+
+def cross_validate_per_origin(
+    series_at: Callable[[date], pl.DataFrame],
+    last_day: date,
+    plan: BacktestPlan,
+    models: list[Any] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`cross_validate` on a series that depends on the origin: at each cutoff, `series_at(cutoff)`
+    (`unique_id, ds, y`, at least up to cutoff + horizon) is fitted on its days up to the cutoff and
+    scored on the horizon after it. Returns the long backtest frame and the MASE scales
+    (`unique_id, cutoff, scale`, `insample_scales` of each origin's own series)."""
+    frames, scales = [], []
+    one = BacktestPlan(horizon=plan.horizon, n_windows=1, step=plan.step)
+    for cutoff in origin_cutoffs(last_day, plan):
+        end = cutoff + timedelta(days=plan.horizon)
+        s = series_at(cutoff).filter(pl.col("ds") <= end)
+        cv = cross_validate(s, one, models)
+        got = set(cv["cutoff"].cast(pl.Date).to_list())
+        if got != {cutoff}:
+            raise ValueError(f"origin {cutoff}: the series' days do not end on {end} (cutoffs {got})")
+        frames.append(cv)
+        scales.append(insample_scales(s, cv))
+    cv_all = pl.concat(frames).sort("unique_id", "model", "cutoff", "horizon")
+    return cv_all, pl.concat(scales).sort("unique_id", "cutoff")
 
 
 def fallback_model() -> Any:
@@ -221,10 +258,18 @@ def balance_coverage(cv_one: pl.DataFrame, level: float = LEVEL) -> dict[str, fl
     return out
 
 
-def backtest_metrics(cv_long: pl.DataFrame, series: pl.DataFrame, level: float = LEVEL) -> pl.DataFrame:
+def backtest_metrics(
+    cv_long: pl.DataFrame,
+    series: pl.DataFrame | None,
+    level: float = LEVEL,
+    scales: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """`unique_id, model, horizon_bucket, mase, coverage_80, balance_coverage_80, n_points` per bucket
-    and for 'all'. coverage_80 is for the daily flow, balance_coverage_80 for the cumulative flow."""
-    scales = insample_scales(series, cv_long)
+    and for 'all'. coverage_80 is for the daily flow, balance_coverage_80 for the cumulative flow.
+    The MASE scales are `insample_scales(series, cv_long)` unless given (`unique_id, cutoff, scale`)."""
+    if scales is None:
+        assert series is not None
+        scales = insample_scales(series, cv_long)
     scored = cv_long.join(scales, on=["unique_id", "cutoff"]).with_columns(horizon_bucket=bucket_expr())
     rows: list[dict[str, Any]] = []
     for (uid, model), grp in scored.group_by("unique_id", "model", maintain_order=True):

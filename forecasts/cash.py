@@ -20,7 +20,10 @@ Method
    or BillPayment, `inputs.load_explained`) and those of the recurring series detected on the whole
    history — because those receipts and payments are what the known flows forecast. The balance still
    starts from all flows. Customer receipts the reconciliation did not
-   match stay in the residual (and are thus counted by both when the document is open).
+   match stay in the residual (and are thus counted by both when the document is open). A settlement
+   line booked on or before the issue date of its documents (a bill entered the day it is paid) stays
+   in the residual too: it was an open document at no origin, so no known flow ever forecasts it. The
+   backtest applies the same rule per origin (`forecasts.run`, `inputs.explained_as_of`).
 4. **Balance.** `p50[h] = last_balance + sum_{k<=h} (baseline[k] + known[k])`.
 5. **Intervals** are split-conformal, from the backtest errors of the selected model, symmetric around p50:
    * daily flow: `flow_p50 ± q`, q = conformal 80% quantile of |error| over the backtest points in the same

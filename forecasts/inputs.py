@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -326,9 +326,17 @@ def documents_as_of(docs: pl.DataFrame, cutoff: date) -> pl.DataFrame:
 
 
 def known_from_sources(
-    src: KnownSources, as_of: date, horizon: int, functional: str, with_pipeline: bool = True
+    src: KnownSources,
+    as_of: date,
+    horizon: int,
+    functional: str,
+    with_pipeline: bool = True,
+    recurring_found: list[recurring.RecurringSeries] | None = None,
 ) -> KnownFlows:
-    """Settlement items of the open documents and deals in `src`, booked to accounts."""
+    """Settlement items of the open documents and deals in `src`, booked to accounts.
+
+    `recurring_found`: `recurring.detect` of `src.bank_lines`' candidates at `as_of`, when the caller
+    has it already (the backtest shares one detection per origin with `explained_as_of`)."""
     from forecasts import known_flows as kf
 
     frames = [kf.empty_items()]
@@ -383,7 +391,11 @@ def known_from_sources(
     routed, notes = kf.route(pl.concat(frames), src.accounts, src.rates)
     if src.bank_lines is not None:
         # already on their own account: not routed by currency
-        found = recurring.detect(recurring_candidates(src.bank_lines), as_of)
+        found = (
+            recurring.detect(recurring_candidates(src.bank_lines), as_of)
+            if recurring_found is None
+            else recurring_found
+        )
         routed = pl.concat([routed, recurring.project(found, as_of, horizon).select(routed.columns)])
         info["recurring"] = recurring.summary(found)
     info["accounts_by_currency"] = src.accounts
@@ -415,7 +427,18 @@ _SETTLEMENT_IDS = (
     "join marts.fct_gl_entries g on g.entry_id = r.counterpart_id "
     "where r.counterpart_type = 'ledger_entry' and g.source_entity in ('Payment', 'BillPayment')"
 )
-BANK_LINE_SCHEMA = {**recurring.LINE_SCHEMA, "is_settlement": pl.Boolean}
+# the latest issue date of the bills a BillPayment line settles (bank line -> ledger BillPayment ->
+# fct_bill_payments.bill_id -> fct_bills.bill_date); the marts link no customer Payment to its invoices
+_SETTLED_BILL_DATES = (
+    "select r.bank_transaction_id, max(cast(b.bill_date as date)) as issue_date "
+    "from marts.reconciliation_matches r "
+    "join marts.fct_gl_entries g on g.entry_id = r.counterpart_id "
+    "join marts.fct_bill_payments p on cast(p.bill_payment_id as varchar) = cast(g.source_record_id as varchar) "
+    "join marts.fct_bills b on cast(b.bill_id as varchar) = cast(p.bill_id as varchar) "
+    "where r.counterpart_type = 'ledger_entry' and g.source_entity = 'BillPayment' "
+    "group by r.bank_transaction_id"
+)
+BANK_LINE_SCHEMA = {**recurring.LINE_SCHEMA, "is_settlement": pl.Boolean, "settled_issue_date": pl.Date}
 
 
 def load_bank_lines(wh: Warehouse) -> pl.DataFrame | None:
@@ -423,7 +446,9 @@ def load_bank_lines(wh: Warehouse) -> pl.DataFrame | None:
 
     `counterparty` is `recurring.counterparty_key` of the line; `is_settlement` marks the lines that
     settle an invoice or a bill (matched in `marts.reconciliation_matches` to a ledger Payment or
-    BillPayment), which the receivables and payables forecast. None without the transactions mart.
+    BillPayment), which the receivables and payables forecast; `settled_issue_date` the latest issue
+    date of the documents such a line settles, when the marts link them (bills, through
+    `marts.fct_bill_payments`; null otherwise). None without the transactions mart.
     """
     if not wh.table_exists("marts", "fct_bank_transactions"):
         return None
@@ -437,20 +462,42 @@ def load_bank_lines(wh: Warehouse) -> pl.DataFrame | None:
         and "bank_transaction_id" in cols
         else "false"
     )
+    linked = settles != "false" and _has_columns(
+        wh, {"fct_bill_payments": ("bill_payment_id", "bill_id"), "fct_bills": ("bill_id", "bill_date"),
+             "fct_gl_entries": ("source_record_id", "source_entity")}
+    )  # fmt: skip
+    issued = "d.issue_date" if linked else "cast(null as date)"
+    join = (
+        f"left join ({_SETTLED_BILL_DATES}) d on d.bank_transaction_id = t.bank_transaction_id "
+        if linked
+        else ""
+    )
     sql = (
         "select cast(t.account_id as varchar) as account_id, cast(t.booking_date as date) as ds, "
         "cast(t.amount as double precision) as amount, t.currency as currency, "
         f"{text['counterparty_name']} as counterparty_name, {text['remittance_info']} as remittance_info, "
-        f"case when {settles} then true else false end as is_settlement "
-        f"from {TX_TABLE} t where t.booking_date is not null and t.amount is not null "
+        f"case when {settles} then true else false end as is_settlement, "
+        f"case when {settles} then {issued} end as settled_issue_date "
+        f"from {TX_TABLE} t {join}where t.booking_date is not null and t.amount is not null "
         "and t.account_id is not null"
     )
     df = wh.query(sql)
     return df.with_columns(
         pl.col("ds").cast(pl.Date),
+        pl.col("settled_issue_date").cast(pl.Date),
         pl.col("amount").cast(pl.Float64),
         counterparty=recurring.counterparty_key(pl.col("counterparty_name"), pl.col("remittance_info")),
     ).select([pl.col(c).cast(t) for c, t in BANK_LINE_SCHEMA.items()])
+
+
+def _has_columns(wh: Warehouse, needed: dict[str, tuple[str, ...]]) -> bool:
+    """Every marts table of `needed` exists with the columns it lists."""
+    for table, cols in needed.items():
+        if not wh.table_exists("marts", table):
+            return False
+        if not set(cols) <= set(wh.query(f"select * from marts.{table} limit 0").columns):
+            return False
+    return True
 
 
 def recurring_candidates(lines: pl.DataFrame) -> pl.DataFrame:
@@ -461,15 +508,18 @@ def recurring_candidates(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load_explained(wh: Warehouse) -> tuple[pl.DataFrame, dict[str, object]]:
+def load_explained(
+    wh: Warehouse, lines: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, dict[str, object]]:
     """Daily sum of the bank lines that known flows forecast: `account_id, ds, y_explained`.
 
     Two kinds, disjoint: lines that settle invoices or bills (`is_settlement`, see `load_bank_lines`),
     and the lines of every recurring series detected on the whole history (`forecasts.recurring`; the
-    lines not settling a document only). Empty when no line is either.
+    lines not settling a document only). Empty when no line is either. `lines`: `load_bank_lines(wh)`
+    when the caller already has them. The backtest's origins use `explained_as_of` instead.
     """
     schema = {"account_id": pl.Utf8, "ds": pl.Date, "y_explained": pl.Float64}
-    lines = load_bank_lines(wh)
+    lines = load_bank_lines(wh) if lines is None else lines
     if lines is None or lines.is_empty():
         return pl.DataFrame(schema=schema), {"explained_bank_lines": 0, "recurring_bank_lines": 0}
     # names as `detect` reads them (cut-short names joined), or its hits would miss those lines
@@ -480,20 +530,81 @@ def load_explained(wh: Warehouse) -> tuple[pl.DataFrame, dict[str, object]]:
     rec = candidates.with_columns(outflow=pl.col("amount") < 0).join(
         hits, on=["account_id", "counterparty", "outflow", "ds"], how="semi"
     )
-    settled = lines.filter(pl.col("is_settlement"))
+    if "settled_issue_date" not in lines.columns:
+        lines = lines.with_columns(settled_issue_date=pl.lit(None, dtype=pl.Date))
+    never_open = lines.filter(pl.col("is_settlement") & ~_ever_open())
+    settled = lines.filter(pl.col("is_settlement") & _ever_open())
     info: dict[str, object] = {
         "explained_bank_lines": settled.height,
+        "settlement_lines_never_open": never_open.height,
         "explained_receipts": _sum(settled.filter(pl.col("amount") > 0)),
         "explained_payments": _sum(settled.filter(pl.col("amount") < 0)),
         "recurring_bank_lines": rec.height,
         "recurring_receipts": _sum(rec.filter(pl.col("amount") > 0)),
         "recurring_payments": _sum(rec.filter(pl.col("amount") < 0)),
     }
+    return _daily_explained(settled, rec), info
+
+
+def explained_as_of(
+    lines: pl.DataFrame,
+    cutoff: date,
+    horizon: int,
+    found: list[recurring.RecurringSeries] | None = None,
+) -> pl.DataFrame:
+    """`account_id, ds, y_explained` of the days up to `cutoff + horizon`, as a forecaster standing at
+    `cutoff` (a backtest origin) could have taken them out of the residual: what `load_explained` does
+    at the last day, with nothing learnt after the cutoff.
+
+    * Settlement lines booked by the cutoff (matched by then); those booked in the window only when
+      every document they settle was issued by the cutoff (`settled_issue_date`; the known flows of the
+      cutoff hold only those documents). Without a link to the document (customer payments: the marts
+      do not link a payment to its invoices) the line is taken as known, as at the last day.
+    * Recurring series detected with `as_of = cutoff` on the lines up to it (`found`, else detected
+      here), names read as they could be read then: the hit lines of every series up to the cutoff,
+      and in the window the lines of the running ones on the schedule dates the known flows of the
+      cutoff forecast (`recurring.window_hits`).
+    """
+    end = cutoff + timedelta(days=horizon)
+    lines = lines.filter(pl.col("ds") <= end)
+    if "settled_issue_date" not in lines.columns:
+        lines = lines.with_columns(settled_issue_date=pl.lit(None, dtype=pl.Date))
+    known_doc = pl.col("settled_issue_date").is_null() | (pl.col("settled_issue_date") <= cutoff)
+    settled = lines.filter(pl.col("is_settlement") & _ever_open() & ((pl.col("ds") <= cutoff) | known_doc))
+    raw = recurring_candidates(lines)
+    upto = raw.filter((pl.col("ds") <= cutoff) & (pl.col("amount") != 0))  # as `detect` reads them
+    names = recurring.truncated_name_map(upto)  # the names known at the cutoff
+    if found is None:
+        found = recurring.detect(upto, cutoff)
+    named = recurring.rename_counterparties(raw, names).with_columns(outflow=pl.col("amount") < 0)
+    past = recurring.hit_lines(found)
+    ahead = recurring.window_hits(found, named.drop("outflow"), cutoff, end)
+    keys = ["account_id", "counterparty", "outflow", "ds"]
+    rec = pl.concat(
+        [
+            named.filter(pl.col("ds") <= cutoff).join(past, on=keys, how="semi"),
+            named.filter(pl.col("ds") > cutoff).join(ahead, on=keys, how="semi"),
+        ]
+    )
+    return _daily_explained(settled, rec)
+
+
+def _ever_open() -> pl.Expr:
+    """A settlement line whose documents were issued before the day it was booked: known flows can
+    hold it (an open document at some earlier origin). One booked on or before its documents' issue
+    date (a bill entered the day it is paid) is an open document at no origin, so no known flow ever
+    forecasts it and it stays in the residual. Lines without a linked document count as ever open."""
+    issued = pl.col("settled_issue_date")
+    return issued.is_null() | (issued < pl.col("ds"))
+
+
+def _daily_explained(settled: pl.DataFrame, rec: pl.DataFrame) -> pl.DataFrame:
+    schema = {"account_id": pl.Utf8, "ds": pl.Date, "y_explained": pl.Float64}
     both = pl.concat([settled.select("account_id", "ds", "amount"), rec.select("account_id", "ds", "amount")])
     if both.is_empty():
-        return pl.DataFrame(schema=schema), info
+        return pl.DataFrame(schema=schema)
     daily = both.group_by("account_id", "ds").agg(y_explained=pl.col("amount").sum())
-    return daily.select([pl.col(c).cast(t) for c, t in schema.items()]).sort("account_id", "ds"), info
+    return daily.select([pl.col(c).cast(t) for c, t in schema.items()]).sort("account_id", "ds")
 
 
 def _sum(df: pl.DataFrame) -> float:

@@ -36,7 +36,10 @@ their own bank account.
 
 No double counting: the hit lines of every detected series (running or stopped) are removed from the
 residual (`inputs.load_explained`); a stopped series' past lines are no pattern the baseline should
-continue either.
+continue either. In the backtest each origin detects on its own (`as_of = cutoff`): the residual of
+that origin loses the hit lines of what was detected then and, after the cutoff, only the lines on
+the schedule dates it projects (`window_hits`); a series that becomes detectable later stays in the
+early residuals.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ LINE_SCHEMA = {
     "currency": pl.Utf8,
     "counterparty": pl.Utf8,
 }
+HIT_SCHEMA = {"account_id": pl.Utf8, "counterparty": pl.Utf8, "outflow": pl.Boolean, "ds": pl.Date}
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,12 @@ def merge_truncated_names(lines: pl.DataFrame) -> pl.DataFrame:
     that name: statement formats cut names short ("LAKESHORE NATIONAL" for "LAKESHORE NATIONAL BANK"),
     which would split one monthly series into two irregular ones. A prefix of several different longer
     names ("AMAZON" of "AMAZON EU" and "AMAZON COM") is left alone."""
+    return rename_counterparties(lines, truncated_name_map(lines))
+
+
+def truncated_name_map(lines: pl.DataFrame) -> pl.DataFrame:
+    """`account_id, counterparty, merged`: the names of `lines` that `merge_truncated_names` reads as a
+    longer one (to apply the names known at one date to lines booked later)."""
     names = lines.select("account_id", "counterparty").unique().sort("account_id", "counterparty")
     rows = []
     for (account,), grp in names.group_by("account_id", maintain_order=True):
@@ -318,15 +328,57 @@ def merge_truncated_names(lines: pl.DataFrame) -> pl.DataFrame:
             maximal = [n for n in longer if not any(m.startswith(n + " ") for m in longer)]
             if len(maximal) == 1:
                 rows.append((account, name, maximal[0]))
-    if not rows:
-        return lines
     schema = {"account_id": pl.Utf8, "counterparty": pl.Utf8, "merged": pl.Utf8}
-    mapping = pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def rename_counterparties(lines: pl.DataFrame, mapping: pl.DataFrame) -> pl.DataFrame:
+    """`lines` with each counterparty read as `mapping` says (`truncated_name_map`); others unchanged."""
+    if mapping.is_empty():
+        return lines
     return (
         lines.join(mapping, on=["account_id", "counterparty"], how="left")
         .with_columns(counterparty=pl.coalesce("merged", "counterparty"))
         .drop("merged")
     )
+
+
+def window_hits(series: list[RecurringSeries], lines: pl.DataFrame, as_of: date, end: date) -> pl.DataFrame:
+    """`account_id, counterparty, outflow, ds`: the event days in (as_of, end] of `lines` (named as the
+    detection at `as_of` named them) that fall on a schedule date `project` forecasts for a running
+    series: a date after the series' last matched one, within the schedule's tolerance; each date
+    takes its nearest event (as `fit_schedule` pairs them). What the known flows of `as_of` stand for,
+    among the lines booked afterwards (the backtest takes them out of that origin's residual)."""
+    rows: list[tuple[str, str, bool, date]] = []
+    running = [s for s in series if s.running]
+    if not running or lines.is_empty():
+        return pl.DataFrame(rows, schema=HIT_SCHEMA, orient="row")
+    events = (
+        lines.filter((pl.col("ds") > as_of) & (pl.col("ds") <= end) & (pl.col("amount") != 0))
+        .with_columns(outflow=pl.col("amount") < 0)
+        .group_by("account_id", "counterparty", "outflow")
+        .agg(pl.col("ds").unique().sort())
+    )
+    days_of = {(a, c, o): d for a, c, o, d in events.iter_rows()}
+    for s in running:
+        outflow = s.amount < 0
+        days = days_of.get((s.account_id, s.counterparty, outflow))
+        if not days:
+            continue
+        tol = s.fit.schedule.tolerance
+        last_sched = max(sched for _, sched in s.fit.hits)
+        sched = s.fit.schedule.dates(last_sched + timedelta(days=1), end + timedelta(days=tol))
+        best: dict[date, tuple[int, date]] = {}
+        for e in days:
+            i = bisect_left(sched, e)
+            near = [x for x in sched[max(i - 1, 0) : i + 1] if abs((e - x).days) <= tol]
+            if not near:
+                continue
+            x = min(near, key=lambda x: (abs((e - x).days), x))
+            if x not in best or abs((e - x).days) < best[x][0]:
+                best[x] = (abs((e - x).days), e)
+        rows += [(s.account_id, s.counterparty, outflow, e) for _, e in best.values()]
+    return pl.DataFrame(sorted(set(rows)), schema=HIT_SCHEMA, orient="row")
 
 
 def project(series: list[RecurringSeries], as_of: date, horizon: int) -> pl.DataFrame:
@@ -362,8 +414,7 @@ def hit_lines(series: list[RecurringSeries]) -> pl.DataFrame:
     """`account_id, counterparty, outflow, ds`: the event days of every detected series (to take out of
     the residual)."""
     rows = [(s.account_id, s.counterparty, s.amount < 0, d) for s in series for d in s.hit_days]
-    schema = {"account_id": pl.Utf8, "counterparty": pl.Utf8, "outflow": pl.Boolean, "ds": pl.Date}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=HIT_SCHEMA, orient="row")
 
 
 def counterparty_key(name: pl.Expr, text: pl.Expr) -> pl.Expr:
