@@ -49,7 +49,10 @@ def _objects(session: Session, base: str, name: str) -> Iterator[Any]:
     boundary: dict[str, int] = dict(state.get("boundary", {}))
     modified = settings.OBJECTS[name][1]
     since = cursor - settings.OVERLAP_MS if cursor is not None else None
-    seen: set[str] = set()
+    # the run's latest version of each record: one modified while we page is served again later in
+    # the walk, newer; that version must win (the older one counts as the duplicate), so records are
+    # held until the walk ends and then yielded once each
+    latest: dict[str, tuple[int, dict[str, Any]]] = {}
     newest = cursor
     for page in _pages(session, f"{base}/{name}", name, since):
         counter.add(SOURCE, name, seen=len(page))
@@ -62,13 +65,17 @@ def _objects(session: Session, base: str, name: str) -> Iterator[Any]:
                 continue
             ms = to_ms(record["properties"][modified])
             assert ms is not None
-            if record["id"] in seen or boundary.get(record["id"]) == ms:
+            held = latest.get(record["id"])
+            if boundary.get(record["id"]) == ms or (held is not None and held[0] >= ms):
                 counter.add(SOURCE, name, duplicates=1)
                 continue
-            seen.add(record["id"])
-            boundary[record["id"]] = ms
+            if held is not None:
+                counter.add(SOURCE, name, duplicates=1)  # the older version read earlier in this run
+            latest[record["id"]] = (ms, {k: v for k, v in record.items() if k != "associations"})
             newest = ms if newest is None else max(newest, ms)
-            yield {k: v for k, v in record.items() if k != "associations"}
+    for record_id, (ms, record) in latest.items():
+        boundary[record_id] = ms
+        yield record
     if newest is not None:
         state["cursor"] = newest
         state["boundary"] = {k: v for k, v in boundary.items() if v >= newest - settings.OVERLAP_MS}

@@ -9,7 +9,7 @@ import base64
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -159,8 +159,13 @@ def _payments_matches(objs: ShopifyList, params: dict[str, str]) -> list[int]:
     if objs.name == "payouts" and status is not None and status not in _PAYOUT_STATUSES:
         raise BadParam("status", f"status must be one of {', '.join(_PAYOUT_STATUSES)}")
     for name in ("date_min", "date_max"):
-        if params.get(name) and not re.fullmatch(r"\d{4}-\d\d-\d\d", params[name]):
-            raise BadParam(name, f"{name} must be a date (YYYY-MM-DD), got {params[name]!r}")
+        if params.get(name):
+            try:
+                if not re.fullmatch(r"\d{4}-\d\d-\d\d", params[name]):
+                    raise ValueError(params[name])
+                date.fromisoformat(params[name])
+            except ValueError as exc:
+                raise BadParam(name, f"{name} must be a date (YYYY-MM-DD), got {params[name]!r}") from exc
     if params.get("payout_id") is not None:
         _int(params, "payout_id")
     exact = {k: params[k] for k in ("status", "payout_id", "payout_status", "test") if params.get(k)}
