@@ -412,7 +412,7 @@ def exception_types() -> list[str]:
 
 def _aged_exceptions() -> str:
     """The exceptions with `record_date` (the booking date of their bank line, the posting date of their
-    ledger entry or the close date of their deal) and `age_days`: from the record's date to the latest
+    ledger entry, the close date of their deal, a payout's arrival or the shop day they name) and `age_days`: from the record's date to the latest
     booked bank day (capped at today), or, with no record date, since detection."""
     cols = columns("marts", "reconciliation_exceptions")
     joins, dates = [], []
@@ -448,7 +448,12 @@ def _aged_exceptions() -> str:
     if "counterpart_id" in cols and payouts:
         joins.append(f"left join {payouts} p on p.payout_id = cast(e.counterpart_id as varchar)")
         dates.append("p.arrival_date")
-    record_date = f"coalesce({', '.join(dates)})" if dates else "cast(null as date)"
+    # a shop day's exception names its day: record_ids `shopify:<YYYY-MM-DD>[,<entry>]`
+    dates.append(
+        "case when cast(e.record_ids as varchar) like 'shopify:____-__-__%' "
+        "then cast(substr(cast(e.record_ids as varchar), 9, 10) as date) end"
+    )
+    record_date = f"coalesce({', '.join(dates)})"
     extra = "".join(f", e.{c}" for c in ("detail", "bank_transaction_id", "counterpart_id") if c in cols)
     return f"""
         with last_day as (

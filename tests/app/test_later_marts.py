@@ -137,3 +137,18 @@ def test_quarantine_filter_by_source(later_env: Path) -> None:
     assert sorted(rows["record_ref"]) == ["ch_1", "ch_2"]
     reasons = frame_with(at, "source", "reason", "records")
     assert reasons.to_dict("records") == [{"source": "stripe", "reason": "amount is negative", "records": 2}]
+
+
+def test_a_shop_day_exception_is_aged_from_the_day_it_names(later_env: Path) -> None:
+    from app import queries
+
+    con = duckdb.connect(str(later_env))
+    con.execute(
+        "insert into marts.reconciliation_exceptions values "
+        "('x4', 'missing_ledger_entry', 55.00, 'shopify:2025-03-01', current_date), "
+        "('x5', 'amount_mismatch', 3.00, 'shopify:2025-03-02,JournalEntry:9', current_date)"
+    )
+    con.close()
+    df = queries.exceptions(["missing_ledger_entry", "amount_mismatch"], 0.0, None)
+    dates = dict(zip(df["exception_id"], df["record_date"], strict=True))
+    assert str(dates["x4"]) == "2025-03-01" and str(dates["x5"]) == "2025-03-02"
