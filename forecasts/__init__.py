@@ -18,9 +18,9 @@ the lines up to it (their hit lines, and in the window the lines on the schedule
 projects), and the lines settling documents — those booked by the cutoff, and those booked in the
 window only when their documents were issued by the cutoff. The known flows of the `after` variant
 come from the very same detection. Remaining assumptions: a settlement line booked by the cutoff
-counts as matched by then (the reconciliation's matching date is not kept), and a customer payment's
-invoices are taken as issued by the cutoff (the marts link a bill payment to its bill, but no customer
-payment to its invoices). The forecast for the real as_of is fitted on the residual of
+counts as matched by then (the reconciliation's matching date is not kept), and a settlement the
+marts link to no document (an unapplied payment) is taken as known. Bills are dated through
+`marts.fct_bill_payments`, invoices through `marts.fct_customer_payments`. The forecast for the real as_of is fitted on the residual of
 `inputs.load_explained`: the same rule applied at the last day.
 """
 

@@ -427,8 +427,9 @@ _SETTLEMENT_IDS = (
     "join marts.fct_gl_entries g on g.entry_id = r.counterpart_id "
     "where r.counterpart_type = 'ledger_entry' and g.source_entity in ('Payment', 'BillPayment')"
 )
-# the latest issue date of the bills a BillPayment line settles (bank line -> ledger BillPayment ->
-# fct_bill_payments.bill_id -> fct_bills.bill_date); the marts link no customer Payment to its invoices
+# the latest issue date of the documents a settlement line settles: bank line -> ledger BillPayment ->
+# fct_bill_payments.bill_id -> fct_bills.bill_date, and bank line -> ledger Payment ->
+# fct_customer_payments.last_invoice_date
 _SETTLED_BILL_DATES = (
     "select r.bank_transaction_id, max(cast(b.bill_date as date)) as issue_date "
     "from marts.reconciliation_matches r "
@@ -436,6 +437,14 @@ _SETTLED_BILL_DATES = (
     "join marts.fct_bill_payments p on cast(p.bill_payment_id as varchar) = cast(g.source_record_id as varchar) "
     "join marts.fct_bills b on cast(b.bill_id as varchar) = cast(p.bill_id as varchar) "
     "where r.counterpart_type = 'ledger_entry' and g.source_entity = 'BillPayment' "
+    "group by r.bank_transaction_id"
+)
+_SETTLED_INVOICE_DATES = (
+    "select r.bank_transaction_id, max(cast(p.last_invoice_date as date)) as issue_date "
+    "from marts.reconciliation_matches r "
+    "join marts.fct_gl_entries g on g.entry_id = r.counterpart_id "
+    "join marts.fct_customer_payments p on cast(p.payment_id as varchar) = cast(g.source_record_id as varchar) "
+    "where r.counterpart_type = 'ledger_entry' and g.source_entity = 'Payment' "
     "group by r.bank_transaction_id"
 )
 BANK_LINE_SCHEMA = {**recurring.LINE_SCHEMA, "is_settlement": pl.Boolean, "settled_issue_date": pl.Date}
@@ -447,8 +456,9 @@ def load_bank_lines(wh: Warehouse) -> pl.DataFrame | None:
     `counterparty` is `recurring.counterparty_key` of the line; `is_settlement` marks the lines that
     settle an invoice or a bill (matched in `marts.reconciliation_matches` to a ledger Payment or
     BillPayment), which the receivables and payables forecast; `settled_issue_date` the latest issue
-    date of the documents such a line settles, when the marts link them (bills, through
-    `marts.fct_bill_payments`; null otherwise). None without the transactions mart.
+    date of the documents such a line settles, when the marts link them (bills through
+    `marts.fct_bill_payments`, invoices through `marts.fct_customer_payments`; null otherwise). None
+    without the transactions mart.
     """
     if not wh.table_exists("marts", "fct_bank_transactions"):
         return None
@@ -462,14 +472,22 @@ def load_bank_lines(wh: Warehouse) -> pl.DataFrame | None:
         and "bank_transaction_id" in cols
         else "false"
     )
-    linked = settles != "false" and _has_columns(
-        wh, {"fct_bill_payments": ("bill_payment_id", "bill_id"), "fct_bills": ("bill_id", "bill_date"),
-             "fct_gl_entries": ("source_record_id", "source_entity")}
-    )  # fmt: skip
-    issued = "d.issue_date" if linked else "cast(null as date)"
+    gl = {"fct_gl_entries": ("source_record_id", "source_entity")}
+    dated = [
+        q
+        for q, needed in (
+            (_SETTLED_BILL_DATES, {**gl, "fct_bill_payments": ("bill_payment_id", "bill_id"),
+                                   "fct_bills": ("bill_id", "bill_date")}),
+            (_SETTLED_INVOICE_DATES, {**gl, "fct_customer_payments": ("payment_id", "last_invoice_date")}),
+        )
+        if settles != "false" and _has_columns(wh, needed)
+    ]  # fmt: skip
+    issued = "d.issue_date" if dated else "cast(null as date)"
     join = (
-        f"left join ({_SETTLED_BILL_DATES}) d on d.bank_transaction_id = t.bank_transaction_id "
-        if linked
+        "left join (select bank_transaction_id, max(issue_date) as issue_date from ("
+        + " union all ".join(dated)
+        + ") u group by bank_transaction_id) d on d.bank_transaction_id = t.bank_transaction_id "
+        if dated
         else ""
     )
     sql = (
@@ -558,8 +576,8 @@ def explained_as_of(
 
     * Settlement lines booked by the cutoff (matched by then); those booked in the window only when
       every document they settle was issued by the cutoff (`settled_issue_date`; the known flows of the
-      cutoff hold only those documents). Without a link to the document (customer payments: the marts
-      do not link a payment to its invoices) the line is taken as known, as at the last day.
+      cutoff hold only those documents). Without a link to a document (a payment applied to no
+      invoice) the line is taken as known, as at the last day.
     * Recurring series detected with `as_of = cutoff` on the lines up to it (`found`, else detected
       here), names read as they could be read then: the hit lines of every series up to the cutoff,
       and in the window the lines of the running ones on the schedule dates the known flows of the

@@ -97,13 +97,11 @@ SOURCES: dict[str, SourceSpec] = {
         "ingestion.shopify",
         "shopify_source",
         ("orders", "customers", "payouts", "balance_transactions"),
-        # Shopify Payments objects carry no updated_at: a payout changes on its date (then its
-        # status), a balance transaction when it is processed
-        {
-            **dict.fromkeys(("orders", "customers"), "updated_at"),
-            "payouts": "date",
-            "balance_transactions": "processed_at",
-        },
+        # Shopify Payments objects carry no updated_at: a balance transaction changes when it is
+        # processed; a payout's status changes at a time the API does not give (its `date` is when it
+        # was sent, and payouts in the look-back window are read again every run), so payouts
+        # measure no sync lag
+        {**dict.fromkeys(("orders", "customers"), "updated_at"), "balance_transactions": "processed_at"},
     ),
 }
 

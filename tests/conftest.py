@@ -69,3 +69,26 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         "--seed", str(E2E_SEED), "--scale", str(E2E_SCALE),
     )  # fmt: skip
     return Run(warehouse, sandbox, res.returncode, res.stdout, res.stderr)
+
+
+@dataclass(frozen=True)
+class PostgresRun:
+    dsn: str
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def demo_run_postgres(
+    demo_run: Run, pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> PostgresRun:
+    """The same `ledgerlake run` as `demo_run` (same sandbox, seed and scale) into a fresh PostgreSQL
+    database, once per session: the tests comparing the engines share one PostgreSQL build."""
+    dsn = fresh_database(pg_admin_dsn)
+    res = ledgerlake_cli(
+        "run", "--target", "postgres", "--warehouse", str(tmp_path_factory.mktemp("pg") / "unused.duckdb"),
+        "--sandbox", str(demo_run.sandbox), "--seed", str(E2E_SEED), "--scale", str(E2E_SCALE),
+        env={"LEDGERLAKE_PG_DSN": dsn},
+    )  # fmt: skip
+    return PostgresRun(dsn, res.returncode, res.stdout, res.stderr)

@@ -162,6 +162,8 @@ class Registry:
         self.clock = clock
         self.faker = Faker("en_US")
         self.faker.seed_instance(seed)
+        self.faker_de = Faker("de_DE")
+        self.faker_de.seed_instance(seed)
         self.customers = pl.DataFrame()
         self.receivables = pl.DataFrame()
         self.vendors = VENDORS
@@ -198,9 +200,11 @@ class Registry:
     def make_customers(self, n: int) -> pl.DataFrame:
         """Customers shared by all systems: ~20% are B2B companies paying invoices by transfer."""
         is_b2b = self.rng.random(n) < 0.2
-        names = [self.faker.company() if b else self.faker.name() for b in is_b2b]
-        emails = [self.faker.email() for _ in range(n)]
         country = np.where(self.rng.random(n) < 0.15, "DE", "US")
+        # names in the customer's language: German companies and people for German customers
+        fakers = [self.faker_de if c == "DE" else self.faker for c in country]
+        names = [f.company() if b else f.name() for f, b in zip(fakers, is_b2b, strict=True)]
+        emails = [f.email() for f in fakers]
         created_day = np.sort(self.rng.integers(-200, self.clock.sim_days - 20, size=n))
         self.customers = pl.DataFrame(
             {

@@ -202,5 +202,8 @@ def test_expense_categories_counts_and_review_queue(app_env: Run) -> None:
     counts = dict(snapshot_query(app_env, "select status, count(*) from marts.expense_categories group by 1"))
     assert number(metric(at, "Categorised automatically")) == counts.get("auto", 0)
     assert number(metric(at, "Waiting for review")) == counts.get("review", 0)
-    queue = frame_with(at, "record_id", "predicted_category", "confidence")
-    assert len(queue) == counts.get("review", 0)
+    if counts.get("review", 0):
+        queue = frame_with(at, "record_id", "predicted_category", "confidence")
+        assert len(queue) == counts["review"]
+    else:
+        assert any("Nothing waits for review" in c.value for c in at.caption), [c.value for c in at.caption]

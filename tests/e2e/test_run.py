@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.conftest import E2E_SCALE, E2E_SEED, Run, ledgerlake_cli
+from tests.conftest import E2E_SCALE, E2E_SEED, PostgresRun, Run, ledgerlake_cli
 
 MARTS_OF_THE_RUN = {
     "fct_payments",
@@ -158,17 +158,13 @@ def test_a_second_run_leaves_the_same_mart_counts(demo_run: Run, tmp_path: Path)
 
 
 @pytest.mark.postgres
-def test_the_same_marts_build_on_postgres(demo_run: Run, pg_dsn: str, tmp_path: Path) -> None:
+def test_the_same_marts_build_on_postgres(demo_run: Run, demo_run_postgres: PostgresRun) -> None:
     import psycopg2
 
-    res = ledgerlake_cli(
-        "run", "--target", "postgres", "--warehouse", str(tmp_path / "unused.duckdb"),
-        "--sandbox", str(demo_run.sandbox), "--seed", str(E2E_SEED), "--scale", str(E2E_SCALE),
-        env={"LEDGERLAKE_PG_DSN": pg_dsn},
-    )  # fmt: skip
+    res = demo_run_postgres
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     duck = mart_counts(demo_run.warehouse)
-    con = psycopg2.connect(pg_dsn)
+    con = psycopg2.connect(res.dsn)
     with con.cursor() as cur:
         cur.execute("select table_name from information_schema.tables where table_schema = 'marts'")
         tables = [r[0] for r in cur.fetchall()]

@@ -239,12 +239,12 @@ def test_items_load_as_served_and_resolve_every_invoice_line(
     assert sales_lines == len(_stored(sandbox_dir, "Invoice")) > 0
 
 
-# Seed 34 at scale 0.05 deletes two hand-keyed twin bills in the week after 2025-06-05 (before
+# Seed 36 at scale 0.05 deletes two hand-keyed twin bills in the 8 days after 2025-04-01 (before
 # go-live): one keyed before that day (loaded by the first run, deleted before the second) and one
 # keyed and deleted between the two runs (never loaded). The test checks both exist, so a change to the
 # simulation that moves them fails loudly instead of testing nothing.
-DELETING_SEED, DELETING_SCALE = 34, 0.05
-FIRST_AS_OF, ADVANCE_DAYS = date(2025, 6, 5), 8
+DELETING_SEED, DELETING_SCALE = 36, 0.05
+FIRST_AS_OF, ADVANCE_DAYS = date(2025, 4, 1), 8
 KEPT = "id, txn_date, total_amt, private_note, vendor_ref__value, sync_token, meta_data__create_time"
 
 

@@ -49,7 +49,7 @@ def _rows(db: Path, sql: str) -> list[tuple]:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     base = tmp_path_factory.mktemp("stripe_disputes")
     root = base / "sandbox"
-    generate(seed=10, scale=0.1, out=root)
+    generate(seed=10, scale=0.05, out=root)  # a seed whose advance closes disputes both won and lost
     target = Target("duckdb", base / "w.duckdb", pipelines_dir=base / ".dlt")
     before = _disputes(root)
     sql = "select id, status, _ll_version from raw_stripe.disputes order by id"

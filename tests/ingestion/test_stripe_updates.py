@@ -57,7 +57,7 @@ def _dlt_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     base = tmp_path_factory.mktemp("stripe_updates")
     root = base / "sandbox"
-    generate(seed=11, scale=0.05, out=root)
+    generate(seed=13, scale=0.05, out=root)  # a seed whose advance refunds charges loaded before
     target = Target("duckdb", base / "w.duckdb", pipelines_dir=base / ".dlt")
     before = {name: _stored(root, name) for name in OBJECTS}
     with pytest.MonkeyPatch.context() as mp, serve_in_thread(root, faults=FAULTS) as url:
@@ -123,12 +123,18 @@ def test_version_is_the_time_of_the_state_loaded(runs: Runs) -> None:
         assert version == (last_refund[charge] if charge in by_event else created[charge]), charge
 
 
+def _but_disputed(obj: dict) -> dict:
+    return {k: v for k, v in obj.items() if k != "disputed"}
+
+
 def test_second_run_loads_the_new_and_changed_objects_only(runs: Runs) -> None:
     second = runs.reports[1]
     for name in OBJECTS:
         now, before = _stored(runs.root, name), runs.before[name]
         new = set(now) - set(before)
-        changed = {i for i in before if i in now and now[i] != before[i]}  # events: 30 days kept
+        # events: 30 days kept; a charge that only became `disputed` is not reloaded (Stripe sends no
+        # charge event for it: the dispute's own events carry it, see test_stripe_disputes.py)
+        changed = {i for i in before if i in now and _but_disputed(now[i]) != _but_disputed(before[i])}
         assert second.objects[name].loaded == len(new | changed), name
     assert second.objects["charges"].loaded > len(
         set(_stored(runs.root, "charges")) - set(runs.before["charges"])

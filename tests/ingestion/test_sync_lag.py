@@ -50,7 +50,7 @@ def loads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
     """Backfill, advance the sandbox DAYS days, load again: (sandbox, warehouse, clock 1, clock 2)."""
     root = tmp_path_factory.mktemp("sync_lag")
     sandbox, target = root / "sandbox", Target("duckdb", root / "w.duckdb", pipelines_dir=root / ".dlt")
-    generate(seed=5, scale=0.03, out=sandbox)
+    generate(seed=9, scale=0.03, out=sandbox)  # a seed whose HubSpot deals change within DAYS
     first_clock = _end_of(json.loads((sandbox / "sandbox.json").read_text())["as_of"])
     with pytest.MonkeyPatch.context() as mp, serve_in_thread(sandbox) as url:
         mp.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")

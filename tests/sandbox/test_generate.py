@@ -101,9 +101,11 @@ BANK_DEFECT_TYPES = (
 )
 
 
-def test_defects_point_at_real_bank_lines(small_sandbox: Path) -> None:
-    defects = pl.read_parquet(small_sandbox / "truth/defects.parquet")
-    lines = pl.read_parquet(small_sandbox / "truth/bank_lines.parquet")
+def test_defects_point_at_real_bank_lines(tmp_path: Path) -> None:
+    root = tmp_path / "sbx"
+    generate(seed=4, scale=0.05, out=root)  # a small sandbox with every kind of bank defect
+    defects = pl.read_parquet(root / "truth/defects.parquet")
+    lines = pl.read_parquet(root / "truth/bank_lines.parquet")
     ids = set(lines["bank_transaction_id"].to_list())
     assert defects.height > 0
     assert {"payout_line_missing_id", "remittance_missing_invoice_number"} <= set(defects["defect_type"])
@@ -117,7 +119,8 @@ def test_defects_point_at_real_bank_lines(small_sandbox: Path) -> None:
         ),
         on="bank_transaction_id",
     )
-    assert all(not name.startswith("STRIPE PAYOUT po_") for name in missing["name"])
+    assert all(not name.startswith(("STRIPE PAYOUT po_", "SHOPIFY PAYOUT")) for name in missing["name"])
+    assert set(missing["kind"]) == {"stripe_payout", "shopify_payout"}
 
 
 def test_daily_balances_follow_the_lines(small_sandbox: Path) -> None:
@@ -149,4 +152,4 @@ def test_fx_conversions_pair_across_accounts(small_sandbox: Path) -> None:
 def test_scale_one_is_fast_and_sized(tmp_path: Path) -> None:
     summary = generate(seed=3, scale=1.0, out=tmp_path / "big")
     assert summary["generate_seconds"] < 30
-    assert 20_000 < summary["records_total"] < 60_000
+    assert 80_000 < summary["records_total"] < 130_000  # ≈ 100k source records at scale 1

@@ -1,7 +1,7 @@
 """Stripe disputes in the sandbox: the objects, their money, their events, `/v1/disputes`, and how
 `advance` moves them through their statuses.
 
-Seed 10 at scale 0.1 has open disputes at `as_of` that are decided within the next 30 days (one
+Seed 10 at scale 0.05 has open disputes at `as_of` that are decided within the next 30 days (one
 won, one lost), so one generate plus one `advance(30)` shows every transition.
 """
 
@@ -35,7 +35,7 @@ def sandboxes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the sandbox at as_of, a copy advanced by 30 days)."""
     base = tmp_path_factory.mktemp("disputes")
     before, after = base / "before", base / "after"
-    generate(seed=10, scale=0.1, out=before)
+    generate(seed=10, scale=0.05, out=before)
     shutil.copytree(before, after)
     advance(after, 30)
     return before, after

@@ -15,13 +15,12 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from ledgerlake.warehouse import Warehouse
-from tests.conftest import E2E_SCALE, E2E_SEED, Run, ledgerlake_cli
+from tests.conftest import PostgresRun, Run
 
 CENT = Decimal("0.01")
 AR_ACCOUNT = "Accounts Receivable (A/R)"
@@ -197,16 +196,10 @@ def test_revaluation_is_not_posted_to_the_books(run: Run, warehouse: Warehouse) 
 
 
 @pytest.mark.postgres
-def test_the_same_revaluation_on_postgres(
-    run: Run, revaluation: pl.DataFrame, pg_dsn: str, tmp_path: Path
-) -> None:
-    res = ledgerlake_cli(
-        "run", "--target", "postgres", "--warehouse", str(tmp_path / "unused.duckdb"),
-        "--sandbox", str(run.sandbox), "--seed", str(E2E_SEED), "--scale", str(E2E_SCALE),
-        env={"LEDGERLAKE_PG_DSN": pg_dsn},
-    )  # fmt: skip
+def test_the_same_revaluation_on_postgres(revaluation: pl.DataFrame, demo_run_postgres: PostgresRun) -> None:
+    res = demo_run_postgres
     assert res.returncode in (0, 1), res.stdout[-3000:] + res.stderr[-3000:]
-    pg = Warehouse(kind="postgres", pg_dsn=pg_dsn).query("select * from marts.fx_revaluation")
+    pg = Warehouse(kind="postgres", pg_dsn=res.dsn).query("select * from marts.fx_revaluation")
     columns = [c for c in revaluation.columns if c != "closing_rate"]
     key = ["revaluation_id"]
     ours = pg.select(columns).sort(key)

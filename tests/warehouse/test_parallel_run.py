@@ -15,7 +15,7 @@ import pytest
 
 from ledgerlake.parallel_eval import found_differences, parallel_run_metrics
 from ledgerlake.warehouse import Warehouse
-from tests.conftest import E2E_SCALE, E2E_SEED, Run, ledgerlake_cli
+from tests.conftest import PostgresRun, Run
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +58,10 @@ def test_parallel_run_metrics_is_empty_without_the_mart(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_the_same_differences_on_postgres(run: Run, pg_dsn: str, tmp_path: Path) -> None:
-    res = ledgerlake_cli(
-        "run", "--target", "postgres", "--warehouse", str(tmp_path / "unused.duckdb"),
-        "--sandbox", str(run.sandbox), "--seed", str(E2E_SEED), "--scale", str(E2E_SCALE),
-        env={"LEDGERLAKE_PG_DSN": pg_dsn},
-    )  # fmt: skip
+def test_the_same_differences_on_postgres(run: Run, demo_run_postgres: PostgresRun) -> None:
+    res = demo_run_postgres
     assert res.returncode in (0, 1), res.stdout[-3000:] + res.stderr[-3000:]
-    pg = Warehouse(kind="postgres", pg_dsn=pg_dsn)
+    pg = Warehouse(kind="postgres", pg_dsn=res.dsn)
     m = parallel_run_metrics(pg, run.truth)
     assert m["missed"] == [] and m["extra"] == [] and m["amount_mismatches"] == 0
     assert m["type_accuracy"] == 1.0
