@@ -65,6 +65,14 @@ def main() -> int:
     for layer, values in metrics.items():
         if isinstance(values, dict):
             flat = {k: v for k, v in values.items() if not isinstance(v, dict)}
+            if not flat:  # a layer measured per part (payout_members: per processor): one level down
+                flat = {
+                    f"{part}.{k}": v
+                    for part, sub in values.items()
+                    if isinstance(sub, dict)
+                    for k, v in sub.items()
+                    if not isinstance(v, dict)
+                }
             print(f"{layer:<16}" + ", ".join(f"{k}={v}" for k, v in flat.items()))
     return 0
 

@@ -5,9 +5,10 @@
 --   close_duration_days  business days from month end to the creation of the last posting dated in the
 --                        month, for months the ledger has closed (a month-end adjusting entry is posted)
 --   audit_trail_coverage GL lines whose document has a source chain (marts.audit_trail) / all GL lines
---   duplicate_payments_count / _value  bill payments that repeat an earlier one to the same resolved
---                        vendor (int_vendors_resolved) for the same amount and the same reference (the paying bank
---                        line's text, else the note) within the window, functional currency
+--   duplicate_payments_count / _value  bill payments that repeat an earlier one for the same amount and
+--                        the same reference (the paying bank line's text, else the note) within the window,
+--                        to the same resolved vendor (int_vendors_resolved) or, when both references are
+--                        bank texts, under any vendor the ledger keyed; functional currency
 {%- set window_days = 7 %}
 with postings as (
     select distinct source_entity, source_record_id, posted_date, created_at
@@ -73,7 +74,8 @@ bill_payment_refs as (
     select
         payments.bill_payment_id,
         upper(regexp_replace(coalesce(bank.remittance_info, payments.private_note, ''), '[^A-Za-z0-9]', '', 'g'))
-            as reference
+            as reference,
+        bank.bank_transaction_id is not null as reference_is_bank_text
     from {{ ref('stg_quickbooks__bill_payments') }} as payments
     left join {{ ref('int_bank_lines_booked') }} as booked on booked.entry_id = 'BillPayment:' || payments.bill_payment_id
     left join {{ ref('fct_bank_transactions') }} as bank on bank.bank_transaction_id = booked.bank_transaction_id
@@ -88,7 +90,8 @@ bill_payments as (
         p.currency,
         -- the resolved vendor (aliases like "AWS" and "Amazon Web Services" are one), else the name
         coalesce(resolved.vendor_key, {{ normalise_vendor_name('p.vendor_name') }}) as vendor_key,
-        refs.reference
+        refs.reference,
+        coalesce(refs.reference_is_bank_text, false) as reference_is_bank_text
     from {{ ref('stg_quickbooks__bill_payments') }} as p
     left join bill_payment_refs as refs on refs.bill_payment_id = p.bill_payment_id
     left join (
@@ -100,11 +103,14 @@ bill_payments as (
 ),
 
 duplicates as (
-    -- the same vendor, amount and reference (the same invoice paid again) within the window
+    -- the same amount and reference (the same invoice paid again) within the window, to the same
+    -- vendor, or to whatever vendor the ledger keyed when both left the bank under the same
+    -- descriptor (a repeat payment keyed under an ambiguous alias such as "Amazon.com, Inc.")
     select distinct later.bill_payment_id, later.transaction_date, later.amount_functional
     from bill_payments as later
     inner join bill_payments as earlier
-        on earlier.vendor_key = later.vendor_key
+        on (earlier.vendor_key = later.vendor_key
+            or (earlier.reference_is_bank_text and later.reference_is_bank_text))
         and earlier.total_amount = later.total_amount
         and earlier.currency = later.currency
         and earlier.reference = later.reference
