@@ -4,6 +4,7 @@
 --      number, so its line must also name Shopify).
 --   2. payout_amount_date: same amount and currency, booked within the date window after the payout's
 --      arrival date, the line names the payout's processor, and the pair is unique both ways.
+--   3. payout_text_date: see below (a keying error in the bank line's amount).
 with payouts as (
     select * from {{ ref('int_processor_payouts') }}
     where status in ('paid', 'in_transit')
@@ -84,10 +85,55 @@ by_amount_date as (
     where payouts_for_line = 1 and lines_for_payout = 1
 ),
 
+-- 3. payout_text_date: what is still open after 1 and 2 — a processor line without the payout id
+--    whose amount was keyed wrong — on the payout's arrival date exactly, within 10 % of the amount,
+--    and the only such pair both ways; the difference is reported as an amount_mismatch.
+near_open_lines as (
+    select * from open_lines
+    where bank_transaction_id not in (select bank_transaction_id from by_amount_date)
+),
+
+near_open_payouts as (
+    select * from open_payouts
+    where payout_id not in (select payout_id from by_amount_date)
+),
+
+near_candidates as (
+    select
+        near_open_lines.bank_transaction_id,
+        near_open_payouts.payout_id,
+        near_open_payouts.processor,
+        near_open_lines.amount as bank_amount,
+        near_open_payouts.amount as payout_amount,
+        count(*) over (partition by near_open_lines.bank_transaction_id) as payouts_for_line,
+        count(*) over (partition by near_open_payouts.payout_id) as lines_for_payout
+    from near_open_lines
+    inner join near_open_payouts
+        on near_open_lines.text like '%' || near_open_payouts.bank_keyword || '%'
+        and near_open_lines.currency = near_open_payouts.currency
+        and near_open_lines.booking_date = near_open_payouts.arrival_date
+        and abs(near_open_lines.amount - near_open_payouts.amount) <= 0.1 * abs(near_open_payouts.amount)
+),
+
+by_text_date as (
+    select
+        bank_transaction_id,
+        payout_id,
+        processor,
+        'payout_text_date' as rule,
+        cast(0.6 as {{ type_double() }}) as confidence,
+        bank_amount,
+        payout_amount
+    from near_candidates
+    where payouts_for_line = 1 and lines_for_payout = 1
+),
+
 final as (
     select * from by_reference
     union all
     select * from by_amount_date
+    union all
+    select * from by_text_date
 )
 
 select * from final
