@@ -93,7 +93,9 @@ def _bts_stored(root: Path) -> list[tuple]:
 def test_the_runner_loads_both_objects_into_raw_shopify() -> None:
     spec = SOURCES["shopify"]
     assert set(OBJECTS) <= set(spec.objects)
-    assert spec.changed_at["payouts"] == "date" and spec.changed_at["balance_transactions"] == "processed_at"
+    # a payout's status changes at a time the API does not give, and payouts in the look-back are
+    # read again every run: no sync lag for them (a re-run must not report a change)
+    assert "payouts" not in spec.changed_at and spec.changed_at["balance_transactions"] == "processed_at"
 
 
 def test_full_advance_incremental_and_a_rerun_equal_the_sandbox(
