@@ -16,7 +16,7 @@ in a run is counted as a duplicate and loaded once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -86,6 +86,18 @@ def _window_start(last_date: str | None) -> str | None:
     return (date.fromisoformat(last_date) - timedelta(days=PAYOUT_LOOKBACK_DAYS)).isoformat()
 
 
+def _merged(reader: Callable[[], Iterator[Any]], name: str) -> DltResource:
+    """A resource merged on the Shopify id, typed by the source's column hints."""
+    return dlt.resource(
+        reader,
+        name=name,
+        primary_key="id",
+        write_disposition="merge",
+        max_table_nesting=settings.MAX_TABLE_NESTING,
+        columns=settings.COLUMN_HINTS.get(name),
+    )
+
+
 def payouts_resource(client: RESTClient, base_url: str) -> DltResource:
     def payouts() -> Iterator[Any]:
         state = dlt.current.resource_state()
@@ -105,14 +117,7 @@ def payouts_resource(client: RESTClient, base_url: str) -> DltResource:
         if latest:
             state["last_date"] = latest
 
-    return dlt.resource(
-        payouts,
-        name="payouts",
-        primary_key="id",
-        write_disposition="merge",
-        max_table_nesting=settings.MAX_TABLE_NESTING,
-        columns=settings.COLUMN_HINTS.get("payouts"),
-    )
+    return _merged(payouts, "payouts")
 
 
 def balance_transactions_resource(client: RESTClient, base_url: str) -> DltResource:
@@ -151,14 +156,7 @@ def balance_transactions_resource(client: RESTClient, base_url: str) -> DltResou
             state["last_id"] = highest
         state["payouts_from"] = _latest_payout_date(client, base_url) or state.get("payouts_from")
 
-    return dlt.resource(
-        balance_transactions,
-        name="balance_transactions",
-        primary_key="id",
-        write_disposition="merge",
-        max_table_nesting=settings.MAX_TABLE_NESTING,
-        columns=settings.COLUMN_HINTS.get("balance_transactions"),
-    )
+    return _merged(balance_transactions, "balance_transactions")
 
 
 def _latest_payout_date(client: RESTClient, base_url: str) -> str | None:

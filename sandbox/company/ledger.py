@@ -465,22 +465,37 @@ def _deposits(book: _Book, lines: pl.DataFrame) -> None:
             ("bank_usd", expected, 0.0, expected, f"Stripe payout {ref}"),
             ("stripe_clearing", 0.0, expected, expected, ref),
         ]
-        book.add(
-            Txn(
-                f"dep:{tid}",
-                "Deposit",
-                "stripe_payout",
-                day,
-                book.created(day, manual),
-                "USD",
-                1.0,
-                expected,
-                manual,
-                source=ref,
-                note=f"Stripe payout {ref}",
-                lines=gl,
-            )
+        _payout_deposit(book, tid, "stripe_payout", day, manual, expected, ref, "Stripe", gl)
+
+
+def _payout_deposit(
+    book: _Book,
+    tid: str,
+    kind: str,
+    day: int,
+    manual: bool,
+    amount: float,
+    ref: str,
+    processor: str,
+    gl: list[tuple[str, float, float, float, str]],
+) -> None:
+    """The Deposit of a processor payout that reached the bank line `tid` (USD)."""
+    book.add(
+        Txn(
+            f"dep:{tid}",
+            "Deposit",
+            kind,
+            day,
+            book.created(day, manual),
+            "USD",
+            1.0,
+            amount,
+            manual,
+            source=ref,
+            note=f"{processor} payout {ref}",
+            lines=[ln for ln in gl if ln[1] or ln[2]],
         )
+    )
 
 
 def _shop_deposits(book: _Book, lines: pl.DataFrame, payouts: pl.DataFrame) -> None:
@@ -505,22 +520,7 @@ def _shop_deposits(book: _Book, lines: pl.DataFrame, payouts: pl.DataFrame) -> N
             ("merchant_fees", fee, 0.0, fee, "Shopify Payments fees"),
             ("shopify_clearing", 0.0, gross, gross, ref),
         ]
-        book.add(
-            Txn(
-                f"dep:{tid}",
-                "Deposit",
-                "shopify_payout",
-                day,
-                book.created(day, manual),
-                "USD",
-                1.0,
-                expected,
-                manual,
-                source=ref,
-                note=f"Shopify payout {ref}",
-                lines=[ln for ln in gl if ln[1] or ln[2]],
-            )
-        )
+        _payout_deposit(book, tid, "shopify_payout", day, manual, expected, ref, "Shopify", gl)
 
 
 def _month_end(clock: Clock, day: int) -> int:

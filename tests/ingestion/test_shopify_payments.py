@@ -13,12 +13,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestion.common import Target
 from ingestion.runner import SOURCES, run_api_sources
 from sandbox.advance import advance
-from sandbox.credentials import SHOPIFY_API_KEY, SHOPIFY_API_VERSION
 from sandbox.generate import generate
 from sandbox.server import serve_in_thread
+from tests.ingestion.test_shopify import _dlt_env, _target  # noqa: F401 - _dlt_env: autouse fixture (key, version)
 
 FAULTS = "500=0.03,dup_page=0.3"  # no 429: its Retry-After of 1 s only slows the test down
 OBJECTS = ("payouts", "balance_transactions")
@@ -29,17 +28,6 @@ def sandbox_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("shopify_payments_sandbox")
     generate(seed=3, scale=0.04, out=out)
     return out
-
-
-@pytest.fixture(autouse=True)
-def _dlt_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-    monkeypatch.setenv("SOURCES__SHOPIFY__API_KEY", SHOPIFY_API_KEY)
-    monkeypatch.setenv("SOURCES__SHOPIFY__API_VERSION", SHOPIFY_API_VERSION)
-
-
-def _target(tmp_path: Path) -> Target:
-    return Target("duckdb", tmp_path / "w.duckdb", pipelines_dir=tmp_path / ".dlt")
 
 
 def _stored(root: Path, name: str) -> list[dict[str, Any]]:
