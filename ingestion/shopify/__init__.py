@@ -28,7 +28,14 @@ from dlt.sources.helpers.rest_client import RESTClient
 from ingestion.contracts import SCHEMA_CONTRACT, TypeContract, guarded
 from ingestion.runner import counter
 from ingestion.shopify import settings
-from ingestion.shopify.helpers import SOURCE, check_record, iter_pages, make_client, quarantined
+from ingestion.shopify.helpers import (
+    SOURCE,
+    check_record,
+    iter_pages,
+    make_client,
+    merged_resource,
+    quarantined,
+)
 from ingestion.shopify.payments import balance_transactions_resource, payouts_resource
 
 
@@ -69,14 +76,7 @@ def _resource(client: RESTClient, base_url: str, name: str) -> DltResource:
             _objects(client, base_url, name, since), contract, SOURCE, name, lambda r: r.get("id")
         )
 
-    return dlt.resource(
-        objects,
-        name=name,
-        primary_key="id",
-        write_disposition="merge",
-        max_table_nesting=settings.MAX_TABLE_NESTING,
-        columns=settings.COLUMN_HINTS.get(name),
-    )
+    return merged_resource(objects, name)
 
 
 @dlt.source(name="shopify", schema_contract=SCHEMA_CONTRACT)

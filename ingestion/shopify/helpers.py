@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+import dlt
+from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
@@ -78,3 +80,15 @@ def check_record(record: Any) -> str | None:
 
 def quarantined(obj: str, ref: Any, reason: str, raw: Any) -> Any:
     return to_quarantine(quarantine_row(SOURCE, obj, str(ref) if ref is not None else "?", reason, raw))
+
+
+def merged_resource(reader: Callable[..., Iterator[Any]], name: str) -> DltResource:
+    """A Shopify resource merged on the Shopify id, typed by the source's column hints."""
+    return dlt.resource(
+        reader,
+        name=name,
+        primary_key="id",
+        write_disposition="merge",
+        max_table_nesting=settings.MAX_TABLE_NESTING,
+        columns=settings.COLUMN_HINTS.get(name),
+    )

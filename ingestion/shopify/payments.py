@@ -16,7 +16,7 @@ in a run is counted as a duplicate and loaded once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from ingestion.contracts import TypeContract, guarded
 from ingestion.runner import counter
 from ingestion.shopify import settings
-from ingestion.shopify.helpers import SOURCE, iter_pages, quarantined
+from ingestion.shopify.helpers import SOURCE, iter_pages, merged_resource, quarantined
 
 PAYOUT_LOOKBACK_DAYS = 10
 PATHS = {
@@ -86,18 +86,6 @@ def _window_start(last_date: str | None) -> str | None:
     return (date.fromisoformat(last_date) - timedelta(days=PAYOUT_LOOKBACK_DAYS)).isoformat()
 
 
-def _merged(reader: Callable[[], Iterator[Any]], name: str) -> DltResource:
-    """A resource merged on the Shopify id, typed by the source's column hints."""
-    return dlt.resource(
-        reader,
-        name=name,
-        primary_key="id",
-        write_disposition="merge",
-        max_table_nesting=settings.MAX_TABLE_NESTING,
-        columns=settings.COLUMN_HINTS.get(name),
-    )
-
-
 def payouts_resource(client: RESTClient, base_url: str) -> DltResource:
     def payouts() -> Iterator[Any]:
         state = dlt.current.resource_state()
@@ -117,7 +105,7 @@ def payouts_resource(client: RESTClient, base_url: str) -> DltResource:
         if latest:
             state["last_date"] = latest
 
-    return _merged(payouts, "payouts")
+    return merged_resource(payouts, "payouts")
 
 
 def balance_transactions_resource(client: RESTClient, base_url: str) -> DltResource:
@@ -156,7 +144,7 @@ def balance_transactions_resource(client: RESTClient, base_url: str) -> DltResou
             state["last_id"] = highest
         state["payouts_from"] = _latest_payout_date(client, base_url) or state.get("payouts_from")
 
-    return _merged(balance_transactions, "balance_transactions")
+    return merged_resource(balance_transactions, "balance_transactions")
 
 
 def _latest_payout_date(client: RESTClient, base_url: str) -> str | None:
