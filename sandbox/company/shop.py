@@ -7,8 +7,8 @@ and tax are per line, as Shopify rounds them); the shop-currency amounts are eac
 converted at the order day's rate and rounded, and every total is the sum of its parts in both
 currencies. 6% of orders are refunded 2-30 days later (60% in full incl. shipping, 40% one line).
 
-Shopify Payments is a channel of its own: nothing here touches the Stripe account. Shopify payouts to
-the bank are not simulated (the bank feed has no `SHOPIFY PAYOUT` lines).
+Shopify Payments is a channel of its own: nothing here touches the Stripe account. Its balance and its
+payouts to the bank are simulated from these orders in `sandbox.company.shop_payments`.
 
 Defects (listed in `defects`): a refund the ledger never books (`refund_booked = False`, for the
 QuickBooks simulation), an order served twice by the API (`duplicated`), an order edited after it
