@@ -147,10 +147,19 @@ _STATED_BALANCES = """
 
 
 def cash_by_account() -> pl.DataFrame:
-    """`account_id, currency, balance, as_of, basis`: the bank's stated balance when the warehouse has one
+    """`account_id, currency, balance, as_of, basis` (and `account_name` when `marts.dim_bank_accounts`
+    names the accounts): the bank's stated balance when the warehouse has one
     (`marts.bank_balances_daily`), otherwise the sum of the account's transactions."""
     stated = has_table("marts", "bank_balances_daily")
-    return query(_STATED_BALANCES if stated else _CUMULATIVE_BALANCES)
+    cash = query(_STATED_BALANCES if stated else _CUMULATIVE_BALANCES)
+    if has_table("marts", "dim_bank_accounts") and not cash.is_empty():
+        names = query(
+            "select cast(account_id as varchar) as account_id, account_name from marts.dim_bank_accounts"
+        )
+        cash = cash.join(names, on="account_id", how="left").select(
+            "account_id", pl.col("account_name").fill_null(pl.col("account_id")), *cash.columns[1:]
+        )
+    return cash
 
 
 def fx_to_functional() -> dict[str, float]:

@@ -35,7 +35,12 @@ if ui.require("fct_bank_transactions"):
         cash,
         key="overview_cash",
         money_cols=["balance"],
-        labels={"account_id": "account", "as_of": "last booking", "basis": "balance from"},
+        labels={
+            "account_id": "account id",
+            "account_name": "account",
+            "as_of": "last booking",
+            "basis": "balance from",
+        },  # fmt: skip
     )
 
     st.subheader("Next 30 days")

@@ -106,3 +106,18 @@ def test_bank_filters(snapshot: Path) -> None:
     assert rows["bank_transaction_id"].to_list() == ["t3", "t2"]
     totals = queries.bank_totals(date(2025, 3, 1), date(2025, 3, 31), [], ["EUR"])
     assert totals.rows() == [("EUR", 1, 200.0, 0.0, 200.0)]
+
+
+def test_accounts_are_named_by_the_bank_where_it_names_them(snapshot: Path) -> None:
+    assert "account_name" not in queries.cash_by_account().columns  # no dim_bank_accounts yet
+    con = duckdb.connect(str(snapshot))
+    con.execute(
+        "create table marts.dim_bank_accounts as select 'A' as account_id, 'Operating Checking' as account_name"
+    )
+    con.close()
+    cash = queries.cash_by_account()
+    assert dict(zip(cash["account_id"], cash["account_name"], strict=True)) == {
+        "A": "Operating Checking",
+        "B": "B",
+    }
+    assert dict(zip(cash["account_id"], cash["balance"], strict=True)) == {"A": 110.0, "B": 200.0}
