@@ -211,3 +211,42 @@ def test_run_backtests_each_origin_on_the_residual_known_at_its_cutoff(
 
 def summary_plan(summary: dict) -> backtest.BacktestPlan:
     return backtest.BacktestPlan(30, summary["backtest_windows"], summary["backtest_step_days"])
+
+
+def test_customer_payments_are_dated_by_the_invoices_they_pay(tmp_path: Path) -> None:
+    wh = _bill_warehouse(tmp_path / "w.duckdb")
+    wh.write_table(
+        "marts",
+        "reconciliation_matches",
+        pl.DataFrame(
+            {
+                "bank_transaction_id": ["b1", "b2", "b3", "x"],
+                "counterpart_type": ["ledger_entry"] * 4,
+                "counterpart_id": ["BillPayment:1", "BillPayment:2", "BillPayment:3", "Payment:9"],
+            }
+        ),
+    )
+    wh.write_table(
+        "marts",
+        "fct_gl_entries",
+        pl.DataFrame(
+            {
+                "entry_id": ["BillPayment:1", "BillPayment:2", "BillPayment:3", "Payment:9"],
+                "source_entity": ["BillPayment"] * 3 + ["Payment"],
+                "source_record_id": ["1", "2", "3", "9"],
+            }
+        ),
+    )
+    wh.write_table(
+        "marts",
+        "fct_customer_payments",
+        pl.DataFrame({"payment_id": ["9"], "last_invoice_date": [D("2024-12-20")]}),
+    )
+    lines = inputs.load_bank_lines(wh)
+    assert lines is not None
+    issued = dict(zip(lines["ds"].to_list(), lines["settled_issue_date"].to_list(), strict=True))
+    assert issued[D("2025-01-02")] == D("2024-12-20")  # the receipt is dated by its invoice
+    assert issued[D("2025-03-12")] == D("2025-03-05")  # bills as before
+    # a receipt of an invoice issued after the cutoff was not yet explained at that cutoff
+    assert D("2025-01-02") not in _explained_days(inputs.explained_as_of(lines, D("2024-12-15"), 30))
+    assert D("2025-01-02") in _explained_days(inputs.explained_as_of(lines, D("2024-12-21"), 30))
