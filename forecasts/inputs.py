@@ -428,14 +428,12 @@ _SETTLEMENT_IDS = (
     "where r.counterpart_type = 'ledger_entry' and g.source_entity in ('Payment', 'BillPayment')"
 )
 # the latest issue date of the documents a settlement line settles: bank line -> ledger BillPayment ->
-# fct_bill_payments.bill_id -> fct_bills.bill_date, and bank line -> ledger Payment ->
-# fct_customer_payments.last_invoice_date
+# fct_bill_payments.last_bill_date, and bank line -> ledger Payment -> fct_customer_payments.last_invoice_date
 _SETTLED_BILL_DATES = (
-    "select r.bank_transaction_id, max(cast(b.bill_date as date)) as issue_date "
+    "select r.bank_transaction_id, max(cast(p.last_bill_date as date)) as issue_date "
     "from marts.reconciliation_matches r "
     "join marts.fct_gl_entries g on g.entry_id = r.counterpart_id "
     "join marts.fct_bill_payments p on cast(p.bill_payment_id as varchar) = cast(g.source_record_id as varchar) "
-    "join marts.fct_bills b on cast(b.bill_id as varchar) = cast(p.bill_id as varchar) "
     "where r.counterpart_type = 'ledger_entry' and g.source_entity = 'BillPayment' "
     "group by r.bank_transaction_id"
 )
@@ -476,8 +474,7 @@ def load_bank_lines(wh: Warehouse) -> pl.DataFrame | None:
     dated = [
         q
         for q, needed in (
-            (_SETTLED_BILL_DATES, {**gl, "fct_bill_payments": ("bill_payment_id", "bill_id"),
-                                   "fct_bills": ("bill_id", "bill_date")}),
+            (_SETTLED_BILL_DATES, {**gl, "fct_bill_payments": ("bill_payment_id", "last_bill_date")}),
             (_SETTLED_INVOICE_DATES, {**gl, "fct_customer_payments": ("payment_id", "last_invoice_date")}),
         )
         if settles != "false" and _has_columns(wh, needed)

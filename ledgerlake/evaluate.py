@@ -267,7 +267,10 @@ def _payout_members(wh: Warehouse, truth: Path) -> dict[str, Any] | None:
             "precision": _ratio(hit, len(got)),
             "recall": _ratio(hit, len(want)),
         }
-        if wh.table_exists("intermediate", "int_payouts_reconciled"):
+        reconciled = wh.table_exists("intermediate", "int_payouts_reconciled") and "processor" in set(
+            wh.query("select * from intermediate.int_payouts_reconciled limit 0").columns
+        )  # a warehouse built before Shopify payouts has no processor column: no payout totals then
+        if reconciled:
             rec = wh.query(
                 "select count(*) as n, sum(case when has_members and abs(difference) <= 0.01 then 1 else 0 end) as ok "
                 f"from intermediate.int_payouts_reconciled where processor = '{processor}'"

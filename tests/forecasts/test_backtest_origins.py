@@ -111,7 +111,13 @@ def _bill_warehouse(path: Path) -> Warehouse:
     wh.write_table(
         "marts",
         "fct_bill_payments",
-        pl.DataFrame({"bill_payment_id": ["1", "2", "3"], "bill_id": ["k", "l", "m"]}),
+        pl.DataFrame(
+            {
+                "bill_payment_id": ["1", "2", "3"],
+                "bill_id": ["k", "l", "m"],
+                "last_bill_date": [D("2025-02-01"), D("2025-03-05"), D("2025-02-10")],
+            }
+        ),
     )
     wh.write_table(
         "marts",

@@ -33,8 +33,15 @@ by_reference as (
         payouts.amount as payout_amount
     from bank_lines
     inner join payouts
-        on bank_lines.text like '%' || upper(payouts.payout_id) || '%'
-        and (payouts.processor = 'stripe' or bank_lines.text like '%' || payouts.bank_keyword || '%')
+        on (
+            (payouts.processor = 'stripe' and bank_lines.text like '%' || upper(payouts.payout_id) || '%')
+            -- a Shopify id is a bare number: a whole token of a line that names Shopify, so payout
+            -- 623721858 is not found inside 1623721858
+            or (payouts.processor <> 'stripe'
+                and bank_lines.text like '%' || payouts.bank_keyword || '%'
+                and ' ' || {{ dbt.replace(dbt.replace('bank_lines.text', "'*'", "' '"), "':'", "' '") }} || ' '
+                    like '% ' || payouts.payout_id || ' %')
+        )
 ),
 
 open_lines as (
@@ -86,7 +93,8 @@ by_amount_date as (
 ),
 
 -- 3. payout_text_date: what is still open after 1 and 2 — a processor line without the payout id
---    whose amount was keyed wrong — on the payout's arrival date exactly, within 10 % of the amount,
+--    whose amount was keyed wrong — on the day the bank is expected to book the payout exactly
+--    (int_processor_payouts.expected_bank_date), within 10 % of the amount,
 --    and the only such pair both ways; the difference is reported as an amount_mismatch.
 near_open_lines as (
     select * from open_lines
@@ -111,7 +119,7 @@ near_candidates as (
     inner join near_open_payouts
         on near_open_lines.text like '%' || near_open_payouts.bank_keyword || '%'
         and near_open_lines.currency = near_open_payouts.currency
-        and near_open_lines.booking_date = near_open_payouts.arrival_date
+        and near_open_lines.booking_date = near_open_payouts.expected_bank_date
         and abs(near_open_lines.amount - near_open_payouts.amount) <= 0.1 * abs(near_open_payouts.amount)
 ),
 

@@ -58,10 +58,19 @@ deals as (
     select 'Invoice:' || invoice_id as entry_id, deal_id from {{ ref('int_deals_invoiced') }}
 ),
 
+-- a deposit that names a processor payout (Stripe or Shopify Payments), with the charges it paid out
 payouts as (
-    select payout_id, count(*) as charges from {{ ref('stg_stripe__payout_balance_transactions') }}
-    where type = 'charge'
-    group by payout_id
+    select processor_payouts.payout_id, coalesce(charges.charges, 0) as charges
+    from {{ ref('int_processor_payouts') }} as processor_payouts
+    left join (
+        select payout_id, count(*) as charges from {{ ref('stg_stripe__payout_balance_transactions') }}
+        where type = 'charge'
+        group by payout_id
+        union all
+        select payout_id, count(*) as charges from {{ ref('stg_shopify__balance_transactions') }}
+        where type = 'charge' and payout_id is not null
+        group by payout_id
+    ) as charges on charges.payout_id = processor_payouts.payout_id
 ),
 
 final as (
@@ -80,7 +89,7 @@ final as (
             case when documents.source_entity = 'Invoice' then documents.source_record_id end) as invoice_id,
         deals.deal_id,
         bill_payments.bill_id,
-        case when documents.source_link like 'po\_%' escape '\' then documents.source_link end as payout_id,
+        payouts.payout_id,
         payouts.charges as payout_charges,
         case when documents.source_link like 'stripe:%' or documents.source_link like 'shopify:%'
             then documents.source_link end as sales_day_link,
@@ -119,7 +128,8 @@ final as (
     left join bill_payments on bill_payments.entry_id = documents.entry_id
     left join bills_paid on bills_paid.entry_id = documents.entry_id
     left join deals on deals.entry_id = documents.entry_id
-    left join payouts on payouts.payout_id = documents.source_link
+    left join payouts
+        on payouts.payout_id = documents.source_link and documents.source_entity = 'Deposit'
 )
 
 select * from final

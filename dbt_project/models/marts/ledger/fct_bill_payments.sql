@@ -4,9 +4,14 @@ with payments as (
 ),
 
 applied as (
-    select bill_payment_id, min(bill_id) as first_bill_id, count(*) as bills_paid
-    from {{ ref('stg_quickbooks__bill_payment_applications') }}
-    group by bill_payment_id
+    select
+        applications.bill_payment_id,
+        min(applications.bill_id) as first_bill_id,
+        count(*) as bills_paid,
+        max(bills.transaction_date) as last_bill_date
+    from {{ ref('stg_quickbooks__bill_payment_applications') }} as applications
+    left join {{ ref('stg_quickbooks__bills') }} as bills on bills.bill_id = applications.bill_id
+    group by applications.bill_payment_id
 ),
 
 final as (
@@ -21,6 +26,7 @@ final as (
         payments.bank_account_id,
         applied.first_bill_id as bill_id,
         coalesce(applied.bills_paid, 0) as bills_paid,
+        applied.last_bill_date,
         payments.pay_type,
         not payments.is_integration as is_manual,
         payments.source_link,
