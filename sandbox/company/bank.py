@@ -25,6 +25,7 @@ ACCOUNTS = {
 PAYOUT_MISSING_ID_RATE = 0.15
 PAYOUT_KINDS = ("stripe_payout", "shopify_payout")
 AMOUNT_TYPO_RATE = 0.01
+TYPO_DELTAS = [0.09, 0.9, 9.0, 90.0, -0.09, -0.9, -9.0]
 NO_INVOICE_REF_RATE = 0.3
 DUPLICATE_PAYMENT_RATE = 0.01
 
@@ -198,7 +199,7 @@ def _typos(reg: Registry, lines: pl.DataFrame) -> pl.DataFrame:
     """A few payout/invoice lines whose amount is off by a keying error; keeps the true amount."""
     eligible = lines["kind"].is_in(["stripe_payout", "invoice_payment"]).to_numpy()
     typo = eligible & (reg.rng.random(lines.height) < AMOUNT_TYPO_RATE)
-    delta = reg.rng.choice([0.09, 0.9, 9.0, 90.0, -0.09, -0.9, -9.0], size=lines.height)
+    delta = reg.rng.choice(TYPO_DELTAS, size=lines.height)
     return lines.with_columns(
         expected_amount=pl.col("amount"),
         amount=pl.Series(
@@ -311,18 +312,22 @@ def simulate_bank(reg: Registry, stripe: StripeData, scale: float) -> BankData:
 
 def add_shop_payouts(reg: Registry, bank: BankData, payouts: pl.DataFrame) -> BankData:
     """Shopify Payments payouts reaching the operating account on their `arrival_day` (a simulated
-    `BankData` plus these lines, balances recomputed). Some lines lack the payout id, as Stripe's do.
+    `BankData` plus these lines, balances recomputed). Some lines lack the payout id and a few carry a
+    keying error in the amount (`amount_typo`), as Stripe's do.
     Draws come from the registry stream `shopify_bank`; line ids derive from the payout id, so the
     other lines keep theirs."""
     arriving = payouts.filter(pl.col("arrival_day") < reg.clock.sim_days).sort("id")
     n = arriving.height
-    missing = reg.stream("shopify_bank").random(n) < PAYOUT_MISSING_ID_RATE
+    rng = reg.stream("shopify_bank")
+    missing = rng.random(n) < PAYOUT_MISSING_ID_RATE
+    typo = rng.random(n) < AMOUNT_TYPO_RATE  # a keying error in the line's amount, as for Stripe's
+    delta = rng.choice(TYPO_DELTAS, size=n)
     ids = arriving["id"].cast(pl.Utf8).to_numpy()
     account = bank.accounts.filter(pl.col("account") == "operating_usd").row(0, named=True)
     lines = _frame(
         account=["operating_usd"] * n,
         day=arriving["arrival_day"].to_numpy(),
-        amount=arriving["amount"].to_numpy() / 100,
+        amount=np.round(arriving["amount"].to_numpy() / 100 + np.where(typo, delta, 0.0), 2),
         name=np.where(missing, "SHOPIFY TRANSFER", np.char.add("SHOPIFY PAYOUT ", ids.astype(str))),
         merchant_name=["Shopify"] * n,
         counterparty=["Shopify"] * n,
@@ -332,8 +337,8 @@ def add_shop_payouts(reg: Registry, bank: BankData, payouts: pl.DataFrame) -> Ba
         channel=["other"] * n,
     ).with_columns(
         missing_ref=pl.Series(missing),
-        expected_amount=pl.col("amount"),
-        typo=pl.lit(False),
+        expected_amount=pl.Series(arriving["amount"].to_numpy() / 100),
+        typo=pl.Series(typo),
         transaction_id=pl.Series([Registry.stable_id("", f"bank:shopify_payout:{i}", 37) for i in ids]),
         account_id=pl.lit(account["account_id"]),
         currency=pl.lit(account["currency"]),

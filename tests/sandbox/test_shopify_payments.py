@@ -226,13 +226,18 @@ def test_paid_payouts_arrive_in_the_bank_once_in_transit_ones_not_yet(small_sand
     assert sorted(shop["ref"].cast(pl.Int64).to_list()) == sorted(paid)  # exactly one each, none else
     assert sorted(matches["counterpart_id"].cast(pl.Int64).to_list()) == sorted(paid)
     by_line = {r["bank_transaction_id"]: r for r in matches.iter_rows(named=True)}
+    typos = {
+        r.split(",")[0]
+        for r in pl.read_parquet(small_sandbox / "truth/defects.parquet").filter(
+            pl.col("defect_type") == "amount_typo"
+        )["record_ids"]
+    }
     for line in shop.iter_rows(named=True):
         p = paid[int(line["ref"])]
         assert str(line["date"]) == _business_days_after(p["date"], 1) <= _meta(small_sandbox)["as_of"]
-        assert (
-            _cents(f"{line['amount']:.2f}") == _cents(p["amount"])
-            and line["amount"] == line["expected_amount"]
-        )
+        assert _cents(f"{line['expected_amount']:.2f}") == _cents(p["amount"])
+        # the bank booked the payout's amount, unless a keying error is planted (and listed) there
+        assert (line["amount"] == line["expected_amount"]) == (line["bank_transaction_id"] not in typos)
         assert line["account_id"] == operating and line["currency"] == "USD"
         assert line["name"] in (f"SHOPIFY PAYOUT {p['id']}", "SHOPIFY TRANSFER")
         match = by_line[line["bank_transaction_id"]]
