@@ -92,6 +92,7 @@ def test_bank_filter_and_drill_down_to_the_raw_payload(page: Any, served_app: st
     )[0][0]
     open_page(page, served_app, "reconciliation")
     page.get_by_role("tab", name="Bank transactions").click()
+    settle(page)  # the tabs are lazy: selecting one reruns the page with only its content
     page.locator('[data-testid="stMultiSelect"]').filter(has_text="Currency").click()
     page.get_by_role("option", name=currency, exact=True).click()
     page.keyboard.press("Escape")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.app.conftest import snapshot_query
-from tests.app.test_pages import frame_with, has_mart, metric, number, open_page
+from tests.app.test_pages import frame_with, has_mart, metric, number, open_page, open_tab
 from tests.conftest import Run
 
 
@@ -39,6 +39,7 @@ def test_statements_pnl_basis_toggle_and_balance_sheet(app_env: Run) -> None:
         float(one(app_env, NET_INCOME.format("cash"))), abs=0.01
     )
 
+    open_tab(at, "statements_tab", "Balance sheet")
     month_end = at.selectbox(key="bs_month").options[-1]  # the earliest month end
     at.selectbox(key="bs_month").set_value(month_end).run()
     assets = one(app_env, f"select sum(balance) from marts.balance_sheet where month_end = date '{month_end}' "
@@ -46,6 +47,7 @@ def test_statements_pnl_basis_toggle_and_balance_sheet(app_env: Run) -> None:
     assert number(metric(at, "Assets (")) == pytest.approx(float(assets), abs=0.01)
     assert number(metric(at, "Assets − liabilities − equity")) == pytest.approx(0.0, abs=0.01)
 
+    open_tab(at, "statements_tab", "Cash flow")
     at.radio(key="cf_method").set_value("indirect").run()
     flows = frame_with(at, "line_item", "total")
     expected = dict(snapshot_query(app_env, "select line_item, sum(amount) from marts.cash_flow_statement "
@@ -54,6 +56,7 @@ def test_statements_pnl_basis_toggle_and_balance_sheet(app_env: Run) -> None:
         {k: float(v) for k, v in expected.items()}, abs=0.01
     )
 
+    open_tab(at, "statements_tab", "Trial balance")
     worst = one(app_env, "select max(abs(s)) from (select sum(balance) as s from marts.trial_balance "
                          "group by balance_date) t")  # fmt: skip
     assert number(metric(at, "Largest daily imbalance")) == pytest.approx(float(worst), abs=0.005)
@@ -64,7 +67,7 @@ def test_statements_pnl_basis_toggle_and_balance_sheet(app_env: Run) -> None:
 
 def test_statements_aging_buckets_equal_the_warehouse(app_env: Run) -> None:
     need(app_env, "ar_aging", "ap_aging")
-    at = open_page("statements")
+    at = open_tab(open_page("statements"), "statements_tab", "AR and AP aging")
     tables = [df.value for df in at.dataframe if {"aging_bucket", "documents"} <= set(df.value.columns)]
     assert len(tables) == 2  # AR, then AP
     for shown, mart in zip(tables, ("ar_aging", "ap_aging"), strict=True):
@@ -81,7 +84,7 @@ def test_statements_aging_buckets_equal_the_warehouse(app_env: Run) -> None:
 
 def test_statements_fx_revaluation_equals_the_warehouse_per_month_end(app_env: Run) -> None:
     need(app_env, "fx_revaluation")
-    at = open_page("statements")
+    at = open_tab(open_page("statements"), "statements_tab", "FX revaluation")
     months = at.selectbox(key="fx_month").options
     assert months, "the sandbox holds EUR at every month end"
     for month_end in (months[0], months[-1]):  # the latest and the earliest
@@ -149,7 +152,7 @@ def test_gl_line_drill_down_finds_its_bank_line(app_env: Run) -> None:
         "join marts.fct_gl_entries g on g.entry_id = m.counterpart_id "
         "where m.counterpart_type = 'ledger_entry' and g.source_entity = 'Deposit' order by 1 limit 1",
     )[0]
-    at = open_page("reconciliation")
+    at = open_tab(open_page("reconciliation"), "recon_tab", "Ledger lines")
     at.multiselect(key="gl_entities").set_value(["Deposit"]).run()
     at.selectbox(key="gl_drill").set_value(entry).run()
     assert not at.exception
@@ -168,7 +171,7 @@ def test_gl_line_drill_down_finds_its_bank_line(app_env: Run) -> None:
 
 def test_anomalies_and_entity_evidence(app_env: Run) -> None:
     need(app_env, "anomaly_flags", "dim_vendors")
-    at = open_page("reconciliation")
+    at = open_tab(open_page("reconciliation"), "recon_tab", "Duplicates and anomalies")
     reasons = {
         r[0]
         for r in snapshot_query(
@@ -178,6 +181,7 @@ def test_anomalies_and_entity_evidence(app_env: Run) -> None:
     assert reasons <= {w.value for w in at.warning}
     flags = frame_with(at, "flag_date", "kind", "reason")
     assert len(flags) == one(app_env, "select count(*) from marts.anomaly_flags")
+    open_tab(at, "recon_tab", "Vendors and customers")
     key, name = snapshot_query(app_env, "select vendor_key, vendor_name from marts.dim_vendors "
                                         "order by member_count desc, vendor_name limit 1")[0]  # fmt: skip
     assert at.selectbox(key="entity_pick").value == key

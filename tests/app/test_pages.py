@@ -21,6 +21,14 @@ def open_page(page: str) -> AppTest:
     return at
 
 
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Select a lazy tab (`st.tabs(..., key=key, on_change="rerun")`): only its content runs."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def number(text: str) -> float:
     """The first number in a metric's text: '20,290.56 USD' -> 20290.56."""
     found = re.search(r"-?[\d,]+(?:\.\d+)?", text)
@@ -124,6 +132,7 @@ def test_reconciliation_bank_explorer_filters_and_drills_down(app_env: Run) -> N
         "select account_id, min(booking_date), max(booking_date), count(*) from marts.fct_bank_transactions "
         "group by 1 order by 4 desc limit 1",
     )[0]
+    open_tab(at, "recon_tab", "Bank transactions")
     at.multiselect(key="bank_accounts").set_value([account]).run()
     at.date_input(key="bank_dates").set_value((first, last)).run()
     assert not at.exception
@@ -138,7 +147,7 @@ def test_reconciliation_bank_explorer_filters_and_drills_down(app_env: Run) -> N
 
 
 def test_reconciliation_bank_explorer_currency_filter(app_env: Run) -> None:
-    at = open_page("reconciliation")
+    at = open_tab(open_page("reconciliation"), "recon_tab", "Bank transactions")
     currency, n = snapshot_query(
         app_env, "select currency, count(*) from marts.fct_bank_transactions group by 1 order by 2 limit 1"
     )[0]
