@@ -26,37 +26,14 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
 from ingestion.contracts import SCHEMA_CONTRACT, TypeContract, guarded
-from ingestion.runner import counter
 from ingestion.shopify import settings
-from ingestion.shopify.helpers import (
-    SOURCE,
-    check_record,
-    iter_pages,
-    make_client,
-    merged_resource,
-    quarantined,
-)
+from ingestion.shopify.helpers import SOURCE, RecordReader, make_client, merged_resource
 from ingestion.shopify.payments import balance_transactions_resource, payouts_resource
 
 
 def _objects(client: RESTClient, base_url: str, name: str, since: str) -> Iterator[Any]:
-    seen: set[int] = set()
-    params = {"limit": settings.PAGE_LIMIT, "updated_at_min": since, **settings.EXTRA_PARAMS[name]}
-    for page in iter_pages(client, f"/{name}.json", params, settings.ENDPOINTS[name], base_url):
-        counter.add(SOURCE, name, seen=len(page))
-        for record in page:
-            reason = check_record(record)
-            if reason is not None:
-                counter.add(SOURCE, name, quarantined=1)
-                yield quarantined(
-                    name, record.get("id") if isinstance(record, dict) else None, reason, record
-                )
-                continue
-            if record["id"] in seen:
-                counter.add(SOURCE, name, duplicates=1)
-                continue
-            seen.add(record["id"])
-            yield record
+    reader = RecordReader(client, base_url, name, f"/{name}.json", settings.ENDPOINTS[name], settings.CURSOR)
+    yield from reader.read({"updated_at_min": since, **settings.EXTRA_PARAMS[name]})
 
 
 def _resource(client: RESTClient, base_url: str, name: str) -> DltResource:

@@ -15,6 +15,7 @@ from requests import Response
 from requests.exceptions import HTTPError, RequestException
 
 from ingestion.common import quarantine_row, to_quarantine, vendor_session
+from ingestion.runner import counter
 from ingestion.shopify import settings
 from ledgerlake.errors import LedgerlakeError
 
@@ -62,20 +63,51 @@ def iter_pages(
         raise LedgerlakeError(http_error_message(exc, base_url)) from exc
 
 
-def check_record(record: Any) -> str | None:
-    """Why a Shopify object can't be loaded (None if it can)."""
+def check_record(record: Any, field: str = settings.CURSOR) -> str | None:
+    """Why a Shopify object can't be loaded (None if it can): an integer `id` and an ISO 8601 date or
+    date-time in `field` (orders and customers: `updated_at`; payouts: `date`; balance transactions:
+    `processed_at`)."""
     if not isinstance(record, dict):
         return f"expected a JSON object, got {type(record).__name__}"
     if type(record.get("id")) is not int:
         return f"missing key field id (got {type(record.get('id')).__name__})"
-    value = record.get(settings.CURSOR)
+    value = record.get(field)
     if not isinstance(value, str):
-        return f"field {settings.CURSOR}: expected an ISO 8601 date-time, got {type(value).__name__}"
+        return f"field {field}: expected an ISO 8601 date-time, got {type(value).__name__}"
     try:
         datetime.fromisoformat(value)
     except ValueError:
-        return f"field {settings.CURSOR}: expected an ISO 8601 date-time, got {value!r}"
+        return f"field {field}: expected an ISO 8601 date-time, got {value!r}"
     return None
+
+
+class RecordReader:
+    """One Shopify list's reads in one run: pages, counts, quarantine with a reason, and records read
+    twice in the run (a page served again, a record re-read) counted as duplicates and loaded once."""
+
+    def __init__(self, client: RESTClient, base_url: str, name: str, path: str, key: str, field: str) -> None:
+        self.client, self.base_url, self.name = client, base_url, name
+        self.path, self.key, self.field = path, key, field
+        self.seen: set[int] = set()
+
+    def read(self, params: dict[str, Any]) -> Iterator[Any]:
+        pages = iter_pages(
+            self.client, self.path, {"limit": settings.PAGE_LIMIT, **params}, self.key, self.base_url
+        )
+        for page in pages:
+            counter.add(SOURCE, self.name, seen=len(page))
+            for record in page:
+                reason = check_record(record, self.field)
+                if reason is not None:
+                    counter.add(SOURCE, self.name, quarantined=1)
+                    ref = record.get("id") if isinstance(record, dict) else None
+                    yield quarantined(self.name, ref, reason, record)
+                    continue
+                if record["id"] in self.seen:
+                    counter.add(SOURCE, self.name, duplicates=1)
+                    continue
+                self.seen.add(record["id"])
+                yield record
 
 
 def quarantined(obj: str, ref: Any, reason: str, raw: Any) -> Any:

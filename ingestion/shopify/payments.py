@@ -25,9 +25,8 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
 from ingestion.contracts import TypeContract, guarded
-from ingestion.runner import counter
 from ingestion.shopify import settings
-from ingestion.shopify.helpers import SOURCE, iter_pages, merged_resource, quarantined
+from ingestion.shopify.helpers import SOURCE, RecordReader, iter_pages, merged_resource
 
 PAYOUT_LOOKBACK_DAYS = 10
 PATHS = {
@@ -35,49 +34,6 @@ PATHS = {
     "balance_transactions": ("/shopify_payments/balance/transactions.json", "transactions"),
 }
 KEYS = {"id": "bigint"}
-
-
-def check_payment_record(record: Any, date_field: str) -> str | None:
-    """Why a payout / balance transaction can't be loaded (None if it can)."""
-    if not isinstance(record, dict):
-        return f"expected a JSON object, got {type(record).__name__}"
-    if type(record.get("id")) is not int:
-        return f"missing key field id (got {type(record.get('id')).__name__})"
-    value = record.get(date_field)
-    if not isinstance(value, str) or not value:
-        return f"field {date_field}: expected an ISO 8601 date, got {type(value).__name__}"
-    try:
-        date.fromisoformat(value[:10])
-    except ValueError:
-        return f"field {date_field}: expected an ISO 8601 date, got {value!r}"
-    return None
-
-
-class _Reader:
-    """One resource's reads in one run: counts, quarantine and in-run duplicates."""
-
-    def __init__(self, client: RESTClient, base_url: str, name: str, date_field: str) -> None:
-        self.client, self.base_url, self.name, self.date_field = client, base_url, name, date_field
-        self.seen: set[int] = set()
-
-    def read(self, params: dict[str, Any]) -> Iterator[Any]:
-        path, key = PATHS[self.name]
-        for page in iter_pages(
-            self.client, path, {"limit": settings.PAGE_LIMIT, **params}, key, self.base_url
-        ):
-            counter.add(SOURCE, self.name, seen=len(page))
-            for record in page:
-                reason = check_payment_record(record, self.date_field)
-                if reason is not None:
-                    counter.add(SOURCE, self.name, quarantined=1)
-                    ref = record.get("id") if isinstance(record, dict) else None
-                    yield quarantined(self.name, ref, reason, record)
-                    continue
-                if record["id"] in self.seen:
-                    counter.add(SOURCE, self.name, duplicates=1)
-                    continue
-                self.seen.add(record["id"])
-                yield record
 
 
 def _window_start(last_date: str | None) -> str | None:
@@ -90,7 +46,7 @@ def payouts_resource(client: RESTClient, base_url: str) -> DltResource:
     def payouts() -> Iterator[Any]:
         state = dlt.current.resource_state()
         start = _window_start(state.get("last_date"))
-        reader = _Reader(client, base_url, "payouts", "date")
+        reader = RecordReader(client, base_url, "payouts", *PATHS["payouts"], "date")
         latest = state.get("last_date")
 
         def rows() -> Iterator[Any]:
@@ -113,7 +69,9 @@ def balance_transactions_resource(client: RESTClient, base_url: str) -> DltResou
         state = dlt.current.resource_state()
         last_id = state.get("last_id")
         start = _window_start(state.get("payouts_from"))
-        reader = _Reader(client, base_url, "balance_transactions", "processed_at")
+        reader = RecordReader(
+            client, base_url, "balance_transactions", *PATHS["balance_transactions"], "processed_at"
+        )
         highest = last_id
 
         def rows() -> Iterator[Any]:

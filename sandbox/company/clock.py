@@ -53,9 +53,11 @@ class Clock:
         return days[np.is_busday(days)]
 
     @staticmethod
-    def add_business_days(days: np.ndarray, n: int) -> np.ndarray:
-        """`n` business days after each day (a weekend day first rolls to Monday)."""
-        return np.busday_offset(days.astype("datetime64[D]"), n, roll="forward")
+    def add_business_days(days: np.ndarray, n: int, roll: str = "forward") -> np.ndarray:
+        """`n` business days after each day. A weekend day first rolls to Monday (`roll="forward"`:
+        that Monday is day 0, as for money processed at the weekend), or to the Friday before
+        (`roll="backward"`: the Monday is day 1, as for a lag counted from a weekend month end)."""
+        return np.busday_offset(days.astype("datetime64[D]"), n, roll=roll)
 
     @staticmethod
     def to_unix(days: np.ndarray, seconds: np.ndarray | int = 0) -> np.ndarray:

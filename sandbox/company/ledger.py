@@ -172,9 +172,7 @@ class _Book:
         lo, hi = CLOSE_LAG_BUSINESS_DAYS[self.phase(month_end_day)]
         lag = int(self.rng.integers(lo, hi + 1))
         end = self.clock.day(np.array([month_end_day]))
-        # `lag` business days after the month end: a weekend month end counts from the Friday before,
-        # so the Monday after it is business day 1 (rolling forward would make that Monday day 0)
-        done = np.busday_offset(end.astype("datetime64[D]"), lag, roll="backward")
+        done = self.clock.add_business_days(end, lag, roll="backward")  # a weekend month end: Monday is day 1
         day = int((done - np.datetime64(self.clock.start, "D")).astype(np.int64)[0])
         return self.ts(day, 9, 18)
 

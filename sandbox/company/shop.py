@@ -96,7 +96,7 @@ def _order_days(rng: np.random.Generator, clock: Clock, per_year: int) -> np.nda
     return np.sort(rng.choice(t, size=n, p=weight / weight.sum()))
 
 
-def _increasing_ids(rng: np.random.Generator, n: int, base: int, step: int) -> np.ndarray:
+def increasing_ids(rng: np.random.Generator, n: int, base: int, step: int) -> np.ndarray:
     """Shopify-like 13-digit integer ids that grow with time."""
     return base + np.cumsum(rng.integers(step // 2, step * 2, n, dtype=np.int64))
 
@@ -107,7 +107,7 @@ def _shop_customers(reg: Registry, rng: np.random.Generator) -> pl.DataFrame:
     market = np.where(b2c["country"].to_numpy() == "DE", "DE", np.where(gb, "GB", "US"))
     return b2c.with_columns(
         market=pl.Series(market),
-        customer_id=pl.Series(_increasing_ids(rng, b2c.height, 6_100_000_000_000, 40_000)),
+        customer_id=pl.Series(increasing_ids(rng, b2c.height, 6_100_000_000_000, 40_000)),
     )
 
 
@@ -139,7 +139,7 @@ def _base_orders(
     )
     return pl.DataFrame(
         {
-            "order_id": _increasing_ids(rng, n, 5_400_000_000_000, 60_000),
+            "order_id": increasing_ids(rng, n, 5_400_000_000_000, 60_000),
             "order_number": np.arange(1001, 1001 + n),
             "day": day,
             "created": created,
@@ -180,7 +180,7 @@ def _line_items(rng: np.random.Generator, orders: pl.DataFrame, rates: dict[str,
     first = np.r_[0, np.cumsum(n_lines)[:-1]]
     return pl.DataFrame(
         {
-            "line_item_id": _increasing_ids(rng, m, 13_200_000_000_000, 90_000),
+            "line_item_id": increasing_ids(rng, m, 13_200_000_000_000, 90_000),
             "order_idx": order_idx,
             "position": np.arange(m) - first[order_idx],
             "product": product,
@@ -255,9 +255,9 @@ def _assemble(
     edit_lag = rng.integers(5, 41, n)
     duplicated = rng.random(n) < DUPLICATE_ORDER_RATE
     ids = {
-        "refund_id": _increasing_ids(rng, n, 9_800_000_000_000, 30_000),
-        "sale_transaction_id": _increasing_ids(rng, n, 7_200_000_000_000, 60_000),
-        "refund_transaction_id": _increasing_ids(rng, n, 7_900_000_000_000, 60_000),
+        "refund_id": increasing_ids(rng, n, 9_800_000_000_000, 30_000),
+        "sale_transaction_id": increasing_ids(rng, n, 7_200_000_000_000, 60_000),
+        "refund_transaction_id": increasing_ids(rng, n, 7_900_000_000_000, 60_000),
     }
     o = pl.concat([orders, refunds], how="horizontal")
     refund_day = pl.col("refund_day_raw")

@@ -26,8 +26,8 @@ import polars as pl
 
 from sandbox.company.clock import Clock
 from sandbox.company.registry import Registry
-from sandbox.company.shop import LOCAL_OFFSET_SECONDS, SHOP_CURRENCY, ShopData
-from sandbox.company.shopify_wire import shopify_time
+from sandbox.company.shop import LOCAL_OFFSET_SECONDS, SHOP_CURRENCY, ShopData, increasing_ids
+from sandbox.company.shopify_wire import money, shopify_time
 
 DOMESTIC_FEE = (0.029, 30)  # share of the gross, cents
 INTERNATIONAL_FEE = (0.039, 30)
@@ -48,10 +48,6 @@ class ShopPayments:
 
     balance_transactions: pl.DataFrame
     payouts: pl.DataFrame
-
-
-def _increasing_ids(rng: np.random.Generator, n: int, base: int, step: int) -> np.ndarray:
-    return base + np.cumsum(rng.integers(step // 2, step * 2, n, dtype=np.int64))
 
 
 def _day_index(clock: Clock, days: np.ndarray) -> np.ndarray:
@@ -111,7 +107,7 @@ def simulate_payments(reg: Registry, shop: ShopData) -> ShopPayments:
     payable, payout_days = _payout_days(clock, moves)
     slot = np.searchsorted(payout_days, payable, side="left")
     has_payout = slot < len(payout_days)
-    payout_ids = _increasing_ids(rng, len(payout_days), 8_400_000_000, 40_000)
+    payout_ids = increasing_ids(rng, len(payout_days), 8_400_000_000, 40_000)
     moves = moves.with_columns(
         payout_id=pl.Series(np.where(has_payout, payout_ids[np.minimum(slot, len(payout_days) - 1)], 0)),
     ).with_columns(payout_id=pl.when(pl.Series(has_payout)).then(pl.col("payout_id")))
@@ -149,7 +145,7 @@ def simulate_payments(reg: Registry, shop: ShopData) -> ShopPayments:
     )
     bts = pl.concat([moves.select(payout_bts.columns), payout_bts]).sort("processed_at", "type", "source_id")
     bts = bts.with_columns(
-        id=pl.Series(_increasing_ids(rng, bts.height, 7_700_000_000, 30_000)),
+        id=pl.Series(increasing_ids(rng, bts.height, 7_700_000_000, 30_000)),
         source_type=pl.col("type"),
         source_order_transaction_id=pl.when(pl.col("type") != "payout").then(pl.col("source_id")),
     )
@@ -211,10 +207,6 @@ def payments_truth(payments: ShopPayments) -> dict[str, pl.DataFrame]:
     return {"records": records, "shopify_payout_members": members}
 
 
-def _money(cents: int | None) -> str:
-    return f"{(cents or 0) / 100:.2f}"
-
-
 def payments_objects(payments: ShopPayments) -> dict[str, list[dict[str, Any]]]:
     """Shopify Admin REST JSON: `payouts` (shopify_payments/payouts.json) and `balance_transactions`
     (shopify_payments/balance/transactions.json, served under the key `transactions`)."""
@@ -226,14 +218,14 @@ def payments_objects(payments: ShopPayments) -> dict[str, list[dict[str, Any]]]:
                 "status": p["status"],
                 "date": p["date"].isoformat(),
                 "currency": SHOP_CURRENCY,
-                "amount": _money(p["amount"]),
+                "amount": money(p["amount"] / 100),
                 "summary": {
                     "adjustments_fee_amount": "0.00",
                     "adjustments_gross_amount": "0.00",
-                    "charges_fee_amount": _money(p["charges_fee"]),
-                    "charges_gross_amount": _money(p["charges_gross"]),
-                    "refunds_fee_amount": _money(p["refunds_fee"]),
-                    "refunds_gross_amount": _money(p["refunds_gross"]),
+                    "charges_fee_amount": money(p["charges_fee"] / 100),
+                    "charges_gross_amount": money(p["charges_gross"] / 100),
+                    "refunds_fee_amount": money(p["refunds_fee"] / 100),
+                    "refunds_gross_amount": money(p["refunds_gross"] / 100),
                     "reserved_funds_fee_amount": "0.00",
                     "reserved_funds_gross_amount": "0.00",
                     "retried_payouts_fee_amount": "0.00",
@@ -249,9 +241,9 @@ def payments_objects(payments: ShopPayments) -> dict[str, list[dict[str, Any]]]:
             "payout_id": None if b["payout_id"] is None else int(b["payout_id"]),
             "payout_status": b["payout_status"],
             "currency": SHOP_CURRENCY,
-            "amount": _money(b["amount"]),
-            "fee": _money(b["fee"]),
-            "net": _money(b["net"]),
+            "amount": money(b["amount"] / 100),
+            "fee": money(b["fee"] / 100),
+            "net": money(b["net"] / 100),
             "source_id": int(b["source_id"]),
             "source_type": b["source_type"],
             "source_order_transaction_id": None

@@ -25,11 +25,10 @@ payouts as (
     where status = 'paid'
 ),
 
+-- the processors whose bank lines must match a payout (even before any of their payouts is loaded)
 processor_keywords as (
-    select distinct bank_keyword from {{ ref('int_processor_payouts') }}
-    union
-    select 'STRIPE'
-    union
+    select cast('STRIPE' as {{ dbt.type_string() }}) as bank_keyword
+    union all
     select 'SHOPIFY'
 ),
 
