@@ -7,6 +7,7 @@ published snapshot of the warehouse, never the file a run is writing (docs/archi
 from __future__ import annotations
 
 import streamlit as st
+import ui
 
 # Why `views/` and not HOUSE_STYLE's `pages/`: Streamlit still registers a `pages/` folder beside the main
 # script as old-style pages, and a fresh server asked for a deep link (e.g. /cash_forecast) then runs that
@@ -28,4 +29,7 @@ pages = {
         st.Page("views/sql_workbench.py", title="SQL workbench", icon=":material/terminal:"),
     ],
 }
-st.navigation(pages).run()
+ui.require_login()
+page = st.navigation(pages)
+ui.run_banner()
+page.run()

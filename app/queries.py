@@ -69,6 +69,23 @@ def data_version() -> str:
     return os.environ.get("LEDGERLAKE_PG_DSN", "")
 
 
+def last_run() -> dict[str, Any]:
+    """The status file of the warehouse's runs (ledgerlake/status.py): {} before the first run."""
+    from ledgerlake.status import read_status
+
+    return read_status(settings().status_path)
+
+
+def snapshot_time() -> str | None:
+    """When the snapshot the app reads was published (its file's time, UTC), DuckDB only."""
+    wh = warehouse()
+    if wh.kind != "duckdb" or wh.duckdb_path is None or not Path(wh.duckdb_path).exists():
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(Path(wh.duckdb_path).stat().st_mtime, UTC).isoformat(timespec="seconds")
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _query(sql: str, params: tuple[Any, ...], version: str) -> pl.DataFrame:
     return warehouse().query(sql, list(params) or None)

@@ -36,6 +36,58 @@ def require(*marts: str) -> bool:
     return True
 
 
+def _when(iso: str | None) -> str:
+    return (iso or "?").replace("T", " ").replace("+00:00", " UTC")
+
+
+def run_banner() -> None:
+    """On every page: when the last run did not finish, what the page shows and why it is not newer."""
+    status = q.last_run()
+    last = status.get("last") or {}
+    if not last or last.get("ok", True):
+        return
+    as_of = q.snapshot_time() or status.get("published_at")
+    published = last.get("published_at")
+    shown = (
+        f"Data as of {_when(published)} (published by this run before it failed)"
+        if published
+        else f"Data as of {_when(as_of)}"
+        if as_of
+        else "No data published yet"
+    )
+    st.error(
+        f"{shown}; the last run (`ledgerlake {last.get('command', '?')}`, started {_when(last.get('started_at'))}) "
+        f"failed at {last.get('failed_step') or '?'}: {last.get('reason') or 'no reason recorded'}. "
+        "The data-quality page lists the failing tests.",
+        icon=":material/error:",
+    )
+
+
+def auth_configured() -> bool:
+    """True when Streamlit's login is configured (an `[auth]` section in the app's secrets)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError):  # no secrets file at all
+        return False
+    except Exception:  # noqa: BLE001 - an unreadable secrets file: Streamlit reports it itself
+        return False
+
+
+def require_login() -> None:
+    """With login configured, nothing but the sign-in prompt until the user is logged in."""
+    if not auth_configured():
+        return
+    if st.user.is_logged_in:
+        with st.sidebar:
+            st.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")
+            st.button("Log out", on_click=st.logout, key="ll_logout")
+        return
+    st.title("ledgerlake")
+    st.write("Sign in to see the company's financials.")
+    st.button("Log in", on_click=st.login, key="ll_login", type="primary")
+    st.stop()
+
+
 def money(value: float | None, currency: str = "") -> str:
     if value is None:
         return "–"

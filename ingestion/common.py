@@ -12,6 +12,11 @@ Contract for a source package `ingestion/<source>/`:
   evolve; every source sets `schema_contract=SCHEMA_CONTRACT` so that nothing becomes a variant column.
 - Counting: `ingestion.runner` derives seen/loaded/quarantined/duplicates per object from dlt's
   normalize info and the quarantine rows, and writes them to `raw_ledgerlake.load_runs`.
+- New or changed (`ObjectCounts.written`): sources re-read recent records every run (look-back
+  windows, cursor overlaps) and dlt merges them, so `loaded` counts re-reads too. `guarded` hashes
+  every record it passes (`content_hash`, into `RecordHashes`); after a successful load the runner
+  compares them with the hashes of earlier loads (`raw_ledgerlake.record_hashes`, one row per
+  source, object and record key) and stores the new ones (`stored_hashes`, `store_hashes`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from types import ModuleType
 from typing import Any
 
 import dlt
+import pyarrow as pa
+from dlt.common.json import json as dlt_json
+from dlt.destinations.exceptions import DestinationUndefinedEntity
 from dlt.sources.helpers.requests import Client
 from requests import Response, Session
 
@@ -87,6 +95,9 @@ class ObjectCounts:
     loaded: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    # of `loaded`, the records that were new or whose content changed since the last load (None:
+    # not measured for this object); `loaded - written` were re-read unchanged (look-back windows)
+    written: int | None = None
     # sync lag, on the source's clock: when its server answered, and for the records that changed
     # there since the previous successful load, how many and how long (hours) they waited
     source_clock_at: datetime | None = None
@@ -190,4 +201,133 @@ def make_pipeline(source_name: str, target: Target) -> dlt.Pipeline:
         destination=target.destination(),
         dataset_name=f"raw_{source_name}",
         pipelines_dir=str(target.pipelines_dir),
+    )
+
+
+# --- content hashes: which loaded records were new or changed -------------------------------------
+
+RECORD_HASHES_TABLE = "record_hashes"
+RECORD_HASHES_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("object", pa.string(), nullable=False),
+        pa.field("record_key", pa.string(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+    ]
+)
+
+
+def content_hash(record: Any) -> str:
+    """A stable hash of a record's content: canonical JSON (keys sorted at every level, dlt's
+    encoding of dates, decimals, ...) through BLAKE2b-128. Lists keep their order."""
+    return hashlib.blake2b(dlt_json.dumpb(record, sort_keys=True), digest_size=16).hexdigest()
+
+
+@dataclass
+class _Hashed:
+    """The records of one object handed to dlt in a run: key, hash, and which row wins per key."""
+
+    keys: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    ranks: list[Any] = field(default_factory=list)
+    winner: dict[str, int] = field(default_factory=dict)  # key -> row of the version the merge keeps
+    losers: set[int] = field(default_factory=set)
+
+    def table(self, obj: str) -> pa.Table:
+        """`object, record_key, content_hash, keep` (keep: the row is the key's surviving version)."""
+        n = len(self.keys)
+        keep = [i not in self.losers for i in range(n)] if self.losers else [True] * n
+        return pa.table(
+            {
+                "object": pa.array([obj] * n, pa.string()),
+                "record_key": pa.array(self.keys, pa.string()),
+                "content_hash": pa.array(self.hashes, pa.string()),
+                "keep": pa.array(keep, pa.bool_()),
+            }
+        )
+
+
+def _wins(new: Any, old: Any, order: str | None) -> bool:
+    """Whether a later row of a key replaces an earlier one in dlt's merge: by the table's
+    `dedup_sort` column (`desc`: the highest value stays), else (or on a tie) the later row."""
+    if order is None or old is None:
+        return True
+    if new is None:
+        return False
+    try:
+        return bool(new >= old) if order == "desc" else bool(new <= old)
+    except TypeError:
+        return True
+
+
+class RecordHashes:
+    """Per run, the content hash of every record each source hands to dlt (thread-safe).
+
+    `ingestion.contracts.guarded` adds each record that passes its contract; the runner takes a
+    source's hashes after its load. `rank` is the record's value of its table's `dedup_sort` column
+    (`order` "asc"/"desc"), which decides, as in dlt's merge, which of two rows of one key stays."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._objects: dict[tuple[str, str], _Hashed] = {}
+
+    def add(
+        self, source: str, obj: str, key: str, digest: str, rank: Any = None, order: str | None = None
+    ) -> None:
+        with self._lock:
+            rows = self._objects.get((source, obj))
+            if rows is None:
+                rows = self._objects[(source, obj)] = _Hashed()
+            i = len(rows.keys)
+            rows.keys.append(key)
+            rows.hashes.append(digest)
+            rows.ranks.append(rank)
+            before = rows.winner.get(key)
+            if before is None:
+                rows.winner[key] = i
+            elif _wins(rank, rows.ranks[before], order):
+                rows.losers.add(before)
+                rows.winner[key] = i
+            else:
+                rows.losers.add(i)
+
+    def take(self, source: str) -> dict[str, pa.Table]:
+        """Per object of `source`, its hashed rows so far (see `_Hashed.table`); forgets them."""
+        with self._lock:
+            keys = [k for k in self._objects if k[0] == source]
+            taken = {k[1]: self._objects.pop(k) for k in keys}
+        return {obj: rows.table(obj) for obj, rows in taken.items()}
+
+
+def stored_hashes(target: Target, source: str) -> pa.Table:
+    """`object, record_key, stored_hash` of `source` from earlier loads (empty before the first)."""
+    empty = pa.table({"object": [], "record_key": [], "stored_hash": []}, _STORED_SCHEMA)
+    try:
+        with make_pipeline("ledgerlake", target).sql_client() as client:
+            table = client.make_qualified_table_name(RECORD_HASHES_TABLE)
+            sql = f"select object, record_key, content_hash as stored_hash from {table} where source = %s"
+            with client.execute_query(sql, source) as cursor:
+                chunks = [c.select(_STORED_SCHEMA.names).cast(_STORED_SCHEMA) for c in cursor.iter_arrow(100_000)]
+    except DestinationUndefinedEntity:
+        return empty
+    return pa.concat_tables([empty, *chunks])
+
+
+_STORED_SCHEMA = pa.schema(
+    [("object", pa.string()), ("record_key", pa.string()), ("stored_hash", pa.string())]
+)
+
+
+def store_hashes(target: Target, rows: pa.Table) -> None:
+    """Merge `rows` (`RECORD_HASHES_SCHEMA`) into `raw_ledgerlake.record_hashes`. Call it only after
+    the records' own load succeeded: a stored hash makes the next run count the record unchanged."""
+    if rows.num_rows == 0:
+        return
+    make_pipeline("ledgerlake", target).run(
+        rows.select(RECORD_HASHES_SCHEMA.names).cast(RECORD_HASHES_SCHEMA),
+        table_name=RECORD_HASHES_TABLE,
+        write_disposition="merge",
+        primary_key=("source", "object", "record_key"),
+        # Arrow as parquet into DuckDB, as CSV (COPY) into PostgreSQL: ~100x faster than row inserts
+        loader_file_format="parquet" if target.kind == "duckdb" else "csv",
     )

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +42,15 @@ TargetOpt = Annotated[
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="ledgerlake.toml", show_default=False)]
 SandboxOpt = Annotated[Path, typer.Option("--sandbox", help="where the sandbox (and its truth/) goes")]
+DEFAULT_HOST = "127.0.0.1"
+HostOpt = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        help="address to listen on; the default serves this machine only. Another address opens the "
+        "company's financials to that network: configure authentication first (README: app login)",
+    ),
+]
 
 
 def _settings(warehouse: Path | None, target: str | None, config: Path | None) -> Settings:
@@ -67,30 +77,96 @@ def print_summary(summary) -> None:  # noqa: ANN001 - RunSummary, imported lazil
         out.print(
             "forecast: " + ", ".join(parts) + " (all metrics: ledgerlake eval, marts.forecast_backtest)"
         )
+    if summary.forecast.get("not_beating_baseline"):
+        _print_baselines(summary.forecast["not_beating_baseline"])
+    for w in summary.build_warnings:
+        out.print(f"dbt warning: {w}", soft_wrap=True, markup=False, highlight=False)
     for s in summary.failed_sources:
-        err.print(f"[red]source {s.source} failed:[/red] {s.error}")
+        err.print(f"source {s.source} failed: {s.error}", soft_wrap=True, markup=False, highlight=False)
     for f in summary.build_failures:
-        err.print(f"[red]dbt:[/red] {f}")
+        err.print(f"dbt: {f}", soft_wrap=True, markup=False, highlight=False)
+    if summary.failed_step and not summary.build_failures and not summary.failed_sources:
+        err.print(
+            f"stopped at {summary.failed_step}: {summary.failure_reason}",
+            soft_wrap=True, markup=False, highlight=False,
+        )  # fmt: skip
     if summary.quarantined:
-        out.print(f"[yellow]{summary.quarantined} input row(s) quarantined: see marts.quarantine[/yellow]")
+        where = ", ".join(
+            sorted(
+                {
+                    f"raw_{s.source}.quarantine"
+                    for s in summary.sources
+                    if any(c.quarantined for c in s.objects.values())
+                }
+            )
+        )
+        out.print(
+            f"{summary.quarantined} input row(s) quarantined: see {where} "
+            "(and marts.quarantine after the next build)",
+            soft_wrap=True, markup=False, highlight=False,
+        )  # fmt: skip
+
+
+def _print_baselines(entries: list[dict]) -> None:
+    """Where the chosen forecast model does not beat a naive baseline: once, as a table."""
+    t = Table(title="forecast vs baselines: buckets where the chosen model does not win (backtest MASE)")
+    for col in ("series", "horizon", "model", "baseline", "model MASE", "baseline MASE", ""):
+        t.add_column(col, justify="right" if "MASE" in col else "left")
+    for e in entries:
+        mine, theirs = e.get("mase"), e.get("mase_baseline")
+        verdict = "tie" if mine is not None and theirs is not None and abs(mine - theirs) < 1e-9 else "worse"
+        t.add_row(
+            str(e.get("unique_id")), str(e.get("horizon_bucket")), str(e.get("model")), str(e.get("baseline")),
+            "–" if mine is None else f"{mine:.3f}", "–" if theirs is None else f"{theirs:.3f}", verdict,
+        )  # fmt: skip
+    out.print(t)
 
 
 def _print_sources(summary) -> None:  # noqa: ANN001
     t = Table(title=f"ledgerlake run {summary.run_id}: loads")
-    for col in ("source", "object", "seen", "loaded", "quarantined", "duplicates"):
+    # "changed": new or changed since the last load; "same": re-read, already in the warehouse as it is
+    cols = ("source", "object", "seen", "changed", "same", "quarantined", "dupes")
+    for col in cols:
         t.add_column(col, justify="right" if col not in ("source", "object") else "left")
     for s in summary.sources:
         if s.error:
-            t.add_row(s.source, "[red]failed[/red]", "", "", "", "")
+            t.add_row(s.source, "[red]failed[/red]", "", "", "", "", "")
         for obj, c in sorted(s.objects.items()):
-            t.add_row(s.source, obj, str(c.seen), str(c.loaded), str(c.quarantined), str(c.duplicates))
+            written = c.loaded if c.written is None else c.written
+            t.add_row(
+                s.source, obj, str(c.seen), str(written), str(max(c.loaded - written, 0)),
+                str(c.quarantined), str(c.duplicates),
+            )  # fmt: skip
     out.print(t)
+    if summary.sources and not summary.failed_sources and not summary.written:
+        out.print("nothing new: every record read was already in the warehouse")
 
 
 def _progress_runner():  # noqa: ANN202
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out)
+
+
+@contextmanager
+def _writing(settings: Settings, summary, command: str):  # noqa: ANN001, ANN202 - RunSummary
+    """Hold the warehouse's write lock for the command and record its outcome for the app."""
+    from ledgerlake.lock import writer_lock
+    from ledgerlake.orchestrate import check_target, record_status
+
+    check_target(settings)
+    with writer_lock(settings.lock_path, notify=lambda m: err.print(m, soft_wrap=True, markup=False)):
+        try:
+            yield
+        except LedgerlakeError as exc:
+            summary.fail(command.split()[0], str(exc))
+            record_status(settings, summary, command)
+            raise
+        except Exception as exc:  # a bug: recorded for the app, then the traceback (exit 3)
+            summary.fail(command.split()[0], f"internal error {type(exc).__name__}: {exc}")
+            record_status(settings, summary, command)
+            raise
+        record_status(settings, summary, command)
 
 
 @app.command()
@@ -103,14 +179,17 @@ def run(
     config: ConfigOpt = None,
 ) -> None:
     """sandbox -> ingest -> build -> forecast, headless; prints the run summary."""
-    from ledgerlake.orchestrate import run_all
+    from ledgerlake.orchestrate import RunSummary, run_all
 
+    _check_scale(scale)
     settings = _settings(warehouse, target, config)
-    with _progress_runner() as progress:
+    summary = RunSummary()
+    with _writing(settings, summary, "run"), _progress_runner() as progress:
         task = progress.add_task("starting", total=None)
-        summary = run_all(
-            settings, sandbox.resolve(), seed, scale, progress=lambda s: progress.update(task, description=s)
-        )
+        run_all(
+            settings, sandbox.resolve(), seed, scale,
+            progress=lambda s: progress.update(task, description=s), summary=summary,
+        )  # fmt: skip
     print_summary(summary)
     out.print(f"warehouse: {settings.warehouse_path if settings.target == 'duckdb' else 'postgres'}")
     raise typer.Exit(summary.exit_code())
@@ -123,21 +202,25 @@ def demo(
     scale: Annotated[float, typer.Option()] = 0.2,
     seed: Annotated[int, typer.Option()] = 42,
     port: Annotated[int, typer.Option()] = 8501,
+    host: HostOpt = DEFAULT_HOST,
     config: ConfigOpt = None,
 ) -> None:
     """`run`, then serve the app on http://localhost:PORT."""
-    from ledgerlake.orchestrate import run_all
-
+    _check_scale(scale)
     settings = _settings(warehouse, None, config)
-    with _progress_runner() as progress:
-        task = progress.add_task("starting", total=None)
-        summary = run_all(
-            settings, sandbox.resolve(), seed, scale, progress=lambda s: progress.update(task, description=s)
-        )
-    print_summary(summary)
-    if summary.exit_code() == 2:
-        raise typer.Exit(2)
-    _serve_app(settings, port)
+    _check_port(port)
+    # The run is a child process: when it exits, every handle on the warehouse goes with it, so the
+    # demo serves only the published snapshot and another terminal's `ledgerlake run` can write.
+    cmd = [
+        sys.executable, "-m", "ledgerlake.cli", "run", "--warehouse", str(settings.warehouse_path),
+        "--sandbox", str(sandbox), "--scale", str(scale), "--seed", str(seed), "--target", "duckdb",
+    ]  # fmt: skip
+    if config is not None:
+        cmd += ["--config", str(config)]
+    code = subprocess.call(cmd)
+    if code not in (0, 1):
+        raise typer.Exit(code)
+    _serve_app(settings, port, host)
 
 
 @app.command()
@@ -153,13 +236,14 @@ def ingest(
     settings = _settings(warehouse, target, config)
     summary = RunSummary()
     args = args or []
-    if args and args[0] == "files":
-        if len(args) == 1:
-            raise LedgerlakeError("`ingest files` needs at least one file or folder")
-        ingest_files(settings, [Path(p) for p in args[1:]], summary)
-    else:
-        ingest_api(settings, args or None, summary)
-    record_load_runs(settings, summary)
+    if args and args[0] == "files" and len(args) == 1:
+        raise LedgerlakeError("`ingest files` needs at least one file or folder")
+    with _writing(settings, summary, "ingest " + " ".join(args)):
+        if args and args[0] == "files":
+            ingest_files(settings, [Path(p) for p in args[1:]], summary)
+        else:
+            ingest_api(settings, args or None, summary)
+        record_load_runs(settings, summary)
     print_summary(summary)
     raise typer.Exit(summary.exit_code())
 
@@ -172,8 +256,10 @@ def build(warehouse: WarehouseOpt = None, target: TargetOpt = None, config: Conf
 
     settings = _settings(warehouse, target, config)
     summary = RunSummary()
-    build_step(settings, summary)
-    publish_snapshot(settings, summary)
+    with _writing(settings, summary, "build"):
+        build_step(settings, summary)
+        if not summary.build_failures:
+            publish_snapshot(settings, summary)
     print_summary(summary)
     raise typer.Exit(summary.exit_code())
 
@@ -186,9 +272,11 @@ def forecast(warehouse: WarehouseOpt = None, target: TargetOpt = None, config: C
 
     settings = _settings(warehouse, target, config)
     summary = RunSummary()
-    forecast_step(settings, summary)
-    publish_snapshot(settings, summary)
+    with _writing(settings, summary, "forecast"):
+        forecast_step(settings, summary)
+        publish_snapshot(settings, summary)
     print_summary(summary)
+    raise typer.Exit(summary.exit_code())
 
 
 @app.command("eval")
@@ -223,27 +311,31 @@ def eval_(
 @app.command("app")
 def app_cmd(
     port: Annotated[int, typer.Option()] = 8501,
+    host: HostOpt = DEFAULT_HOST,
     warehouse: WarehouseOpt = None,
     target: TargetOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """The Streamlit app."""
-    _serve_app(_settings(warehouse, target, config), port)
+    """The Streamlit app (on 127.0.0.1 unless --host says otherwise)."""
+    settings = _settings(warehouse, target, config)
+    _check_port(port)
+    _serve_app(settings, port, host)
 
 
-def _serve_app(settings: Settings, port: int) -> None:
-    app_py = Path(__file__).resolve().parent.parent / "app" / "app.py"
-    env = os.environ | {
-        "LEDGERLAKE_WAREHOUSE": str(settings.warehouse_path),
-        "LEDGERLAKE_TARGET": settings.target,
-    }
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(app_py),
-        "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
-    ]  # fmt: skip
-    out.print(f"serving the app on http://localhost:{port} (Ctrl+C to stop)")
-    raise typer.Exit(subprocess.call(cmd, env=env))
+def _check_port(port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise LedgerlakeError(f"--port {port} is out of range (1-65535)")
+
+
+def _check_scale(scale: float) -> None:
+    if not scale > 0 or scale > 1000:
+        raise LedgerlakeError(f"--scale {scale:g} must be above 0 (1 ≈ one company-year) and at most 1000")
+
+
+def _serve_app(settings: Settings, port: int, host: str) -> None:
+    from ledgerlake.appserver import serve_app
+
+    raise typer.Exit(serve_app(settings, port, host, out=out, err=err))
 
 
 @sandbox_app.command("generate")
@@ -254,6 +346,8 @@ def sandbox_generate(
 ) -> None:
     """Write the simulated company: file exports, API state and DIR/truth/."""
     from sandbox.generate import generate
+
+    _check_scale(scale)
 
     summary = generate(seed=seed, scale=scale, out=out_dir)
     out.print_json(json.dumps(summary, default=str))
@@ -273,8 +367,11 @@ def sandbox_serve(
         raise LedgerlakeError(
             f"{data} is not a sandbox folder (no sandbox.json): run `ledgerlake sandbox generate`"
         )
+    from ledgerlake.appserver import check_port_free
     from sandbox.server import serve
 
+    _check_port(port)
+    check_port_free("127.0.0.1", port)
     serve(data, port, faults)
 
 
@@ -288,6 +385,8 @@ def sandbox_advance(
 
     if not (data / "sandbox.json").exists():
         raise LedgerlakeError(f"{data} is not a sandbox folder (no sandbox.json)")
+    if days < 1:
+        raise LedgerlakeError(f"--days {days} must be 1 or more")
     out.print_json(json.dumps(advance(data, days), default=str))
 
 
@@ -304,7 +403,7 @@ def _invoke() -> int:
         # without standalone mode click returns the code of `raise typer.Exit(n)` instead of exiting
         code = app(standalone_mode=False)
     except LedgerlakeError as exc:
-        err.print(f"ledgerlake: {exc}", markup=False, highlight=False, soft_wrap=True)
+        err.print(f"ledgerlake: {' '.join(str(exc).split())}", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

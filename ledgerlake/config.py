@@ -6,6 +6,8 @@ Precedence for the warehouse location: CLI flag > environment (`LEDGERLAKE_WAREH
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ingestion.common import Target
+from ledgerlake.currencies import CURRENCIES
 from ledgerlake.errors import LedgerlakeError
 from ledgerlake.warehouse import Warehouse
 
@@ -68,6 +71,20 @@ class Settings:
             return self.warehouse_path.with_name(self.warehouse_path.name + ".dbt")
         return self.pipelines_dir.with_name(self.pipelines_dir.name.replace(".dlt-", ".dbt-"))
 
+    @property
+    def lock_path(self) -> Path:
+        """The writers' lock (ledgerlake/lock.py): one per warehouse."""
+        if self.target == "duckdb":
+            return self.warehouse_path.with_name(self.warehouse_path.name + ".lock")
+        return self.pipelines_dir.with_name(self.pipelines_dir.name.replace(".dlt-", ".lock-"))
+
+    @property
+    def status_path(self) -> Path:
+        """The last run's outcome (ledgerlake/status.py), which the app shows on every page."""
+        if self.target == "duckdb":
+            return self.warehouse_path.with_name(self.warehouse_path.stem + ".status.json")
+        return self.pipelines_dir.with_name(self.pipelines_dir.name.replace(".dlt-", ".status-") + ".json")
+
     def ingest_target(self) -> Target:
         return Target(
             kind=self.target,
@@ -82,8 +99,26 @@ class Settings:
         return Warehouse("postgres", pg_dsn=self.pg_dsn, read_only=read_only)
 
 
+# What ledgerlake.toml may say: section -> keys. A key not listed here is a typo, and an error.
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "company": ("name", "functional_currency"),
+    "rollout": ("go_live_date", "baseline_days", "measurement_days"),
+    "kpi_targets": (),  # keys are KPI names, checked against KPI_NAMES
+    "forecast": ("horizon_days",),
+}
+KPI_NAMES = (
+    "manual_entry_share", "manual_entry_hours", "invoice_error_rate", "close_duration_days",
+    "duplicate_payments_count", "duplicate_payments_value", "time_to_invoice_days", "sync_lag_hours",
+    "unreconciled_items_count", "unreconciled_items_value", "auto_match_rate", "audit_trail_coverage",
+    "continuous_close_share",
+)  # fmt: skip
+MAX_HORIZON_DAYS = 366
+
+
 def _field(table: dict[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
     value = table.get(key, default)
+    if kind is date and isinstance(value, date):
+        return value  # TOML's own date literal: go_live_date = 2025-07-02
     if kind is date and isinstance(value, str):
         try:
             return date.fromisoformat(value)
@@ -94,13 +129,58 @@ def _field(table: dict[str, Any], key: str, kind: type, where: str, default: Any
     return value
 
 
+def _days(table: dict[str, Any], key: str, where: str, default: int, low: int, high: int) -> int:
+    value = _field(table, key, int, where, default)
+    if not low <= value <= high:
+        raise LedgerlakeError(
+            f"{where}.{key}: must be a whole number of days from {low} to {high}, got {value}"
+        )
+    return value
+
+
+def _check_keys(path: Path, data: dict[str, Any]) -> None:
+    """Unknown sections and keys are typos: name them and what is known, never fall back silently."""
+    for section, value in data.items():
+        if section not in KNOWN_KEYS:
+            raise LedgerlakeError(
+                f"{path}: unknown section [{section}]; known sections: {', '.join(KNOWN_KEYS)}"
+            )
+        if not isinstance(value, dict):
+            raise LedgerlakeError(f"{path}: [{section}] must be a table of keys, got {value!r}")
+        known = KPI_NAMES if section == "kpi_targets" else KNOWN_KEYS[section]
+        for key in value:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise LedgerlakeError(
+                    f"{path}: unknown key {section}.{key}{hint}; known keys of [{section}]: {', '.join(known)}"
+                )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LedgerlakeError(f"{path}: cannot read the config file ({exc.strerror})") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LedgerlakeError(
+            f"{path}: not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LedgerlakeError(f"{path}: not valid TOML: {exc}") from None
+
+
 def load_company(path: Path | None) -> Company:
     if path is None or not path.exists():
         return Company()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise LedgerlakeError(f"{path}: not valid TOML: {exc}") from exc
+    if path.is_dir():
+        raise LedgerlakeError(f"{path}: is a folder, not a ledgerlake.toml file")
+    data = _read_toml(path)
+    _check_keys(path, data)
     company = data.get("company", {})
     rollout = data.get("rollout", {})
     forecast = data.get("forecast", {})
@@ -111,23 +191,62 @@ def load_company(path: Path | None) -> Company:
                 f"{path}: kpi_targets.{kpi} must be {{ relative = x }} or {{ absolute = x }}, got {spec!r}"
             )
         kind, value = next(iter(spec.items()))
-        if not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise LedgerlakeError(f"{path}: kpi_targets.{kpi}.{kind} must be a number, got {value!r}")
         targets[kpi] = KpiTarget(kind, float(value))
     currency = _field(company, "functional_currency", str, f"{path}: company", "USD")
-    if len(currency) != 3 or not currency.isalpha():
+    if currency.upper() not in CURRENCIES:
         raise LedgerlakeError(
-            f"{path}: company.functional_currency must be an ISO 4217 code, got {currency!r}"
+            f"{path}: company.functional_currency must be an ISO 4217 currency code (USD, EUR, GBP, ...), "
+            f"got {currency!r}"
         )
+    where = f"{path}: rollout"
     return Company(
         name=_field(company, "name", str, f"{path}: company", "Sandbox Trading Co."),
         functional_currency=currency.upper(),
-        go_live_date=_field(rollout, "go_live_date", date, f"{path}: rollout", "2025-07-01"),
-        baseline_days=_field(rollout, "baseline_days", int, f"{path}: rollout", 90),
-        measurement_days=_field(rollout, "measurement_days", int, f"{path}: rollout", 90),
+        go_live_date=_field(rollout, "go_live_date", date, where, "2025-07-01"),
+        baseline_days=_days(rollout, "baseline_days", where, 90, 1, 3660),
+        measurement_days=_days(rollout, "measurement_days", where, 90, 1, 3660),
         kpi_targets=targets,
-        horizon_days=_field(forecast, "horizon_days", int, f"{path}: forecast", 30),
+        horizon_days=_days(forecast, "horizon_days", f"{path}: forecast", 30, 1, MAX_HORIZON_DAYS),
     )
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by ***, for messages."""
+    try:
+        parsed = urlparse(dsn)
+    except ValueError:
+        return "<unparseable DSN>"
+    if parsed.password is None:
+        return dsn
+    netloc = parsed.netloc.replace(":" + parsed.password + "@", ":***@", 1)
+    return parsed._replace(netloc=netloc).geturl()
+
+
+def check_pg_dsn(pg_dsn: str) -> None:
+    """A clear error for a LEDGERLAKE_PG_DSN that cannot work; the password is never shown."""
+    shown = mask_dsn(pg_dsn)
+    shape = "postgresql://user:pass@host:port/dbname"
+    try:
+        parsed = urlparse(pg_dsn)
+        port = parsed.port
+    except ValueError as exc:
+        given = urlparse(pg_dsn).netloc.rpartition("@")[2].rpartition(":")[2]
+        if given.isdigit():
+            raise LedgerlakeError(
+                f"LEDGERLAKE_PG_DSN '{shown}': port {given} is out of range (1-65535)"
+            ) from None
+        raise LedgerlakeError(f"LEDGERLAKE_PG_DSN '{shown}' is not a {shape} URL: {exc}") from None
+    if parsed.scheme not in ("postgresql", "postgres") or not parsed.hostname or not parsed.path.strip("/"):
+        raise LedgerlakeError(f"LEDGERLAKE_PG_DSN '{shown}' is not a {shape} URL")
+    if port is not None and not 1 <= port <= 65535:
+        raise LedgerlakeError(f"LEDGERLAKE_PG_DSN '{shown}': port {port} is out of range (1-65535)")
+    if not parsed.password:
+        raise LedgerlakeError(
+            f"LEDGERLAKE_PG_DSN has no password: give one ({shape}); "
+            "the loader requires it even where the server trusts the connection"
+        )
 
 
 def load_settings(
@@ -147,20 +266,7 @@ def load_settings(
             raise LedgerlakeError(
                 "target postgres needs LEDGERLAKE_PG_DSN, e.g. postgresql://user:pass@127.0.0.1:5432/ledgerlake"
             )
-        parsed = urlparse(pg_dsn)
-        if (
-            parsed.scheme not in ("postgresql", "postgres")
-            or not parsed.hostname
-            or not parsed.path.strip("/")
-        ):
-            raise LedgerlakeError(
-                f"LEDGERLAKE_PG_DSN '{pg_dsn}' is not a postgresql://user:pass@host:port/dbname URL"
-            )
-        if not parsed.password:
-            raise LedgerlakeError(
-                "LEDGERLAKE_PG_DSN has no password: give one (postgresql://user:pass@host:port/dbname); "
-                "the loader requires it even where the server trusts the connection"
-            )
+        check_pg_dsn(pg_dsn)
     config_path = config or Path(os.environ.get("LEDGERLAKE_CONFIG") or DEFAULT_CONFIG)
     if config is not None and not config.exists():
         raise LedgerlakeError(f"config file {config} does not exist")

@@ -19,6 +19,8 @@ class BuildResult:
     ok: bool
     nodes: dict[str, str] = field(default_factory=dict)  # unique_id -> status
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # tests at severity warn that found rows
+    tests: list[tuple[str, str, str]] = field(default_factory=list)  # (node, status, message), not passing
     rows: dict[str, int] = field(default_factory=dict)  # mart -> rows
 
 
@@ -75,10 +77,40 @@ def run_dbt(settings: Settings, command: str = "build", *extra: str) -> BuildRes
     res = dbtRunner().invoke(dbt_args(settings, command, *extra))
     result = BuildResult(ok=bool(res.success))
     if res.exception is not None:
-        raise LedgerlakeError(f"dbt {command} failed: {res.exception}")
+        release_duckdb()
+        raise LedgerlakeError(f"dbt {command} failed: {' '.join(str(res.exception).split())}")
     for r in getattr(res.result, "results", None) or []:
         status = str(getattr(r.status, "value", r.status)).lower()
         result.nodes[r.node.unique_id] = status
+        message = " ".join((r.message or "").split())[:300]
         if status in ("error", "fail"):
-            result.failures.append(f"{r.node.unique_id}: {(r.message or '').strip()[:300]}")
+            result.failures.append(f"{r.node.unique_id}: {message}")
+        elif status == "warn":
+            result.warnings.append(f"{r.node.unique_id}: {message}")
+        if status in ("error", "fail", "warn") and r.node.resource_type in ("test", "unit_test"):
+            result.tests.append((r.node.unique_id, status, message))
+        elif status == "error":
+            result.tests.append((r.node.unique_id, status, message))
+    release_duckdb()
     return result
+
+
+def release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open for the life of the process.
+
+    dbt-duckdb holds one process-wide connection (its "environment") after an in-process invocation;
+    left open, it keeps the warehouse file locked until the process exits, so a long-lived process
+    (the demo serving the app, `sync --every`) would shut every other command out.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # the adapter is not installed: nothing is open
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if env is not None:
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001 - closing is best effort; the process exit closes it anyway
+            pass

@@ -62,8 +62,9 @@ def _raw_ids(wh: Warehouse, source: str, obj: str) -> set[str] | None:
         return None
     cols = set(
         wh.query(
-            f"select column_name from information_schema.columns "
-            f"where table_schema = '{schema}' and table_name = '{obj}'"
+            "select column_name from information_schema.columns "
+            f"where table_schema = {wh.param} and table_name = {wh.param}",
+            [schema, obj],
         )["column_name"].to_list()
     )
     id_col = next((c for c in ID_COLUMNS if c in cols), None)

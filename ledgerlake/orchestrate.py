@@ -19,6 +19,7 @@ from typing import Any
 from ingestion.common import SourceReport
 from ledgerlake.config import Settings
 from ledgerlake.errors import LedgerlakeError
+from ledgerlake.status import RunStatus, TestOutcome, write_status
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +35,58 @@ class RunSummary:
     marts: dict[str, int] = field(default_factory=dict)
     forecast: dict[str, Any] = field(default_factory=dict)
     build_failures: list[str] = field(default_factory=list)
+    build_warnings: list[str] = field(default_factory=list)
+    tests: list[tuple[str, str, str]] = field(default_factory=list)  # dbt tests not passing
+    failed_step: str | None = None  # the step the run stopped at (or that failed and was skipped)
+    failure_reason: str | None = None
+    published_at: datetime | None = None
+
+    def fail(self, step: str, reason: str) -> None:
+        if self.failed_step is None:
+            self.failed_step, self.failure_reason = step, " ".join(reason.split())
 
     @property
     def quarantined(self) -> int:
         return sum(c.quarantined for s in self.sources for c in s.objects.values())
 
     @property
+    def written(self) -> int:
+        """Records that were new or changed (an object that does not measure it counts all loaded)."""
+        return sum(
+            c.loaded if c.written is None else c.written for s in self.sources for c in s.objects.values()
+        )
+
+    @property
     def failed_sources(self) -> list[SourceReport]:
         return [s for s in self.sources if s.error]
 
     def exit_code(self) -> int:
-        if self.failed_sources or self.build_failures:
+        if self.failed_sources or self.build_failures or self.failed_step:
             return 2
         return 1 if self.quarantined else 0
+
+    def status(self, command: str) -> RunStatus:
+        """This run as the status file records it (ledgerlake/status.py)."""
+        failed_step, reason = self.failed_step, self.failure_reason
+        if failed_step is None and self.failed_sources:
+            s = self.failed_sources[0]
+            failed_step, reason = f"ingest {s.source}", s.error
+        return RunStatus(
+            run_id=self.run_id,
+            command=command,
+            started_at=self.started_at.isoformat(timespec="seconds"),
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            ok=failed_step is None,
+            failed_step=failed_step,
+            reason=reason,
+            published_at=self.published_at.isoformat(timespec="seconds") if self.published_at else None,
+            tests=[TestOutcome(node, status, message) for node, status, message in self.tests],
+        )
+
+
+def record_status(settings: Settings, summary: RunSummary, command: str) -> None:
+    """Write the run's outcome beside the warehouse, for the app's "last run" line."""
+    write_status(settings.status_path, summary.status(command))
 
 
 @contextmanager
@@ -129,7 +169,34 @@ def ingest_files(settings: Settings, paths: list[Path], summary: RunSummary) -> 
 def record_load_runs(settings: Settings, summary: RunSummary) -> None:
     from ingestion.runner import record_load_runs as write_load_runs
 
-    write_load_runs(summary.sources, settings.ingest_target(), summary.run_id, summary.started_at)
+    try:
+        write_load_runs(summary.sources, settings.ingest_target(), summary.run_id, summary.started_at)
+    except Exception as exc:  # noqa: BLE001 - dlt wraps the target's error in PipelineStepFailed
+        raise LedgerlakeError(
+            f"could not record the load counts in raw_ledgerlake.load_runs ({target_name(settings)}): "
+            + one_line(exc)
+        ) from None
+
+
+def target_name(settings: Settings) -> str:
+    if settings.target == "duckdb":
+        return f"DuckDB {settings.warehouse_path}"
+    from ledgerlake.config import mask_dsn
+
+    return f"PostgreSQL {mask_dsn(settings.pg_dsn or '')}"
+
+
+def one_line(exc: BaseException) -> str:
+    """The innermost cause's message, on one line."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return " ".join(str(exc).split())[:400] or type(exc).__name__
+
+
+def check_target(settings: Settings) -> None:
+    """Fail early, with one line, when the PostgreSQL target cannot be reached."""
+    if settings.target == "postgres":
+        settings.warehouse().scalar("select 1")
 
 
 # --- build, forecast, publish --------------------------------------------------------------------
@@ -141,6 +208,10 @@ def build(settings: Settings, summary: RunSummary) -> None:
     with timed(summary, "build"):
         result = run_dbt(settings, "build")
     summary.build_failures = result.failures
+    summary.build_warnings = result.warnings
+    summary.tests = result.tests
+    if result.failures:
+        summary.fail("build", f"{len(result.failures)} dbt node(s) failed, first: {result.failures[0]}")
     summary.marts = mart_counts(settings)
 
 
@@ -190,15 +261,25 @@ def publish_snapshot(settings: Settings, summary: RunSummary | None = None) -> P
     t0 = time.perf_counter()
     con = duckdb.connect(str(settings.warehouse_path))
     try:
-        con.execute(f"attach '{tmp}' as snap")
-        con.execute("copy from database " + _catalog(con) + " to snap")
+        con.execute(f"attach {sql_string(str(tmp))} as snap")
+        con.execute(f"copy from database {sql_identifier(_catalog(con))} to snap")
         con.execute("detach snap")
     finally:
         con.close()
     os.replace(tmp, snap)
     if summary is not None:
         summary.steps["publish"] = time.perf_counter() - t0
+        summary.published_at = datetime.now(UTC)
     return snap
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (for statements that take no parameters, such as ATTACH)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_identifier(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
 
 
 def _catalog(con: Any) -> str:
@@ -211,11 +292,12 @@ def run_all(
     seed: int,
     scale: float,
     progress: Callable[[str], None] = lambda _s: None,
+    summary: RunSummary | None = None,
 ) -> RunSummary:
     """sandbox -> ingest (APIs, then the sandbox's statement files) -> build -> forecast -> publish."""
     from sandbox.server import serve_in_thread
 
-    summary = RunSummary()
+    summary = summary if summary is not None else RunSummary()
     progress("sandbox")
     with timed(summary, "sandbox"):
         ensure_sandbox(sandbox_dir, seed, scale)
@@ -235,12 +317,27 @@ def run_all(
         with timed(summary, "ingest legacy"):
             summary.sources.append(load_legacy([legacy], settings.ingest_target()))
     record_load_runs(settings, summary)
+    build_forecast_publish(settings, summary, progress)
+    return summary
+
+
+def build_forecast_publish(
+    settings: Settings, summary: RunSummary, progress: Callable[[str], None] = lambda _s: None
+) -> None:
+    """build -> forecast -> publish. A dbt error stops before the forecast and publishes nothing (the
+    marts may be half rebuilt); a failing forecast is recorded and the built marts still publish, so
+    the books stay current (the app says the forecast is stale)."""
     progress("build")
     build(settings, summary)
     if summary.build_failures:
-        return summary
+        return
     progress("forecast")
-    forecast(settings, summary)
+    try:
+        forecast(settings, summary)
+    except LedgerlakeError as exc:
+        summary.fail("forecast", str(exc))
+    except Exception as exc:  # noqa: BLE001 - a forecast bug must not freeze the books
+        log.exception("the forecast step failed")
+        summary.fail("forecast", f"{type(exc).__name__}: {one_line(exc)}")
     progress("publish")
     publish_snapshot(settings, summary)
-    return summary

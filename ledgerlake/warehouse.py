@@ -71,7 +71,12 @@ class Warehouse:
         try:
             con = psycopg2.connect(self.pg_dsn)
         except psycopg2.OperationalError as exc:
-            raise LedgerlakeError(f"cannot connect to PostgreSQL (LEDGERLAKE_PG_DSN): {exc}".strip()) from exc
+            from ledgerlake.config import mask_dsn
+
+            reason = " ".join(str(exc).split()).replace(self.pg_dsn or "\0", mask_dsn(self.pg_dsn or ""))
+            raise LedgerlakeError(
+                f"cannot connect to PostgreSQL {mask_dsn(self.pg_dsn or '')} (LEDGERLAKE_PG_DSN): {reason}"
+            ) from None
         try:
             if self.read_only:
                 con.set_session(readonly=True)

@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import polars as pl
 import queries as q
 import streamlit as st
 import ui
 
 st.title("Data quality")
+
+st.subheader("Last run and dbt tests")
+status = q.last_run()
+last = status.get("last") or {}
+if not last:
+    st.info("No run has been recorded for this warehouse yet (`ledgerlake run`, or `ledgerlake build`).")
+else:
+    verdict = "finished" if last.get("ok", True) else f"failed at {last.get('failed_step')}"
+    st.caption(
+        f"Last run: `ledgerlake {last.get('command')}`, started {ui._when(last.get('started_at'))}, {verdict}. "
+        f"Data published {ui._when(status.get('published_at'))}."
+    )
+    tests = pl.DataFrame(
+        last.get("tests") or [], schema={"node": pl.Utf8, "status": pl.Utf8, "message": pl.Utf8}
+    )
+    if tests.is_empty():
+        st.success("Every dbt test of the last build passed.")
+    else:
+        failing = tests.filter(pl.col("status") != "warn").height
+        st.warning(
+            f"{failing} dbt test(s) failed (they stop the run) and {tests.height - failing} warned (the data "
+            "has a problem the team should look at; the run went on)."
+        )
+        ui.table(tests, key="dq_tests", labels={"node": "test"})
 
 if ui.require("load_runs"):
     latest = q.latest_load_per_source()

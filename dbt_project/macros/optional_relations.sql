@@ -9,13 +9,17 @@
     {{ return(none) }}
 {%- endmacro %}
 
-{#- Union the `quarantine` table of every raw schema that has one. -#}
+{#- Union the `quarantine` table of every raw schema that has one. dlt's merge keeps a
+    `<dataset>_staging` schema with a copy of the last load's rows: that is dlt's scratch space, never
+    data, so it is left out (`raw_x_staging.quarantine` would repeat every row of `raw_x.quarantine`). -#}
 {% macro union_quarantine_tables() -%}
     {%- set relations = [] -%}
     {%- if execute -%}
         {%- set schemas_sql -%}
             select distinct table_schema from information_schema.tables
-            where table_name = 'quarantine' and table_schema like 'raw\_%' escape '\'
+            where table_name = 'quarantine'
+              and table_schema like 'raw\_%' escape '\'
+              and table_schema not like '%\_staging' escape '\'
             order by table_schema
         {%- endset -%}
         {%- for row in run_query(schemas_sql).rows -%}
@@ -30,7 +34,8 @@
         cast(null as {{ dbt.type_string() }}) as record_ref,
         cast(null as {{ dbt.type_string() }}) as reason,
         cast(null as {{ dbt.type_string() }}) as raw,
-        cast(null as {{ dbt.type_timestamp() }}) as loaded_at
+        cast(null as {{ dbt.type_timestamp() }}) as loaded_at,
+        cast(null as {{ dbt.type_string() }}) as raw_schema
     where 1 = 0
     {%- else -%}
     {%- for rel in relations %}
@@ -41,7 +46,8 @@
         cast(record_ref as {{ dbt.type_string() }}) as record_ref,
         cast(reason as {{ dbt.type_string() }}) as reason,
         cast(raw as {{ dbt.type_string() }}) as raw,
-        cast(loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+        cast(loaded_at as {{ dbt.type_timestamp() }}) as loaded_at,
+        cast('{{ rel.schema }}' as {{ dbt.type_string() }}) as raw_schema
     from {{ rel }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor -%}

@@ -52,7 +52,7 @@ def expand_paths(paths: list[Path]) -> list[Path]:
             files.extend(
                 p
                 for p in sorted(path.rglob("*"))
-                if p.is_file() and not any(s.startswith(".") for s in p.parts)
+                if p.is_file() and not any(s.startswith(".") for s in p.relative_to(path).parts)
             )
         elif path.is_file():
             files.append(path)

@@ -3,6 +3,7 @@ and the lookup of rows already loaded (the last known version of a record that C
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,9 @@ from requests.exceptions import HTTPError, RequestException
 from ingestion.common import vendor_session
 from ingestion.quickbooks import settings
 from ledgerlake.errors import LedgerlakeError
+
+# QBO's LastUpdatedTime, e.g. 2025-03-04T05:06:07-08:00 or ...07.123Z
+_QBO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 
 
 def make_session(api_key: str) -> Session:
@@ -57,6 +61,8 @@ def query_pages(
     """`select * from <entity> [where MetaData.LastUpdatedTime >= since]`, page by page (STARTPOSITION).
 
     `clock["time"]` is set to the server's `time` of the last response (QBO's notion of now)."""
+    if since and not _QBO_TIME.fullmatch(since):
+        raise ValueError(f"QuickBooks cursor {since!r} is not a timestamp")  # never spliced into a query
     where = f" where MetaData.LastUpdatedTime >= '{since}'" if since else ""
     start = 1
     while True:

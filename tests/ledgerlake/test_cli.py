@@ -67,6 +67,6 @@ def test_quarantined_input_exits_1_and_says_how_much(tmp_path: Path) -> None:
     bad = ROOT / "tests" / "fixtures" / "real" / "bank_ofx" / "fail_date_missing.ofx"
     res = ledgerlake("ingest", "files", str(bad), env={"LEDGERLAKE_WAREHOUSE": str(tmp_path / "w.duckdb")})
     assert res.returncode == 1, res.stdout + res.stderr
-    assert "quarantined: see marts.quarantine" in res.stdout
+    assert "quarantined: see raw_bank_files.quarantine" in res.stdout  # where the rows are now
     again = ledgerlake("ingest", "files", str(bad), env={"LEDGERLAKE_WAREHOUSE": str(tmp_path / "w.duckdb")})
     assert again.returncode == 1  # still quarantined, and nothing loaded twice

@@ -57,8 +57,8 @@ def test_company_settings_are_read_and_validated(tmp_path: Path) -> None:
     cfg.write_text('[rollout]\ngo_live_date = "first of July"\n')
     with pytest.raises(LedgerlakeError, match=r"rollout.go_live_date: 'first of July' is not a date"):
         load_company(cfg)
-    cfg.write_text("[kpi_targets]\nx = { better = 1 }\n")
-    with pytest.raises(LedgerlakeError, match="kpi_targets.x must be"):
+    cfg.write_text("[kpi_targets]\nauto_match_rate = { better = 1 }\n")
+    with pytest.raises(LedgerlakeError, match="kpi_targets.auto_match_rate must be"):
         load_company(cfg)
     cfg.write_text("[company\n")
     with pytest.raises(LedgerlakeError, match="not valid TOML"):
