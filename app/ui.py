@@ -77,7 +77,7 @@ def require_login() -> None:
     """With login configured, nothing but the sign-in prompt until the user is logged in."""
     if not auth_configured():
         return
-    if st.user.is_logged_in:
+    if getattr(st.user, "is_logged_in", False):
         with st.sidebar:
             st.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")
             st.button("Log out", on_click=st.logout, key="ll_logout")

@@ -250,3 +250,13 @@ def test_kpi_daily_counts_the_bank_lines_of_each_day_and_adds_up_to_kpi_monthly(
     joined = rolled.join(monthly, on=["month", "kpi"], how="inner", suffix="_monthly")
     assert joined.height == rolled.height
     assert joined["numerator"].to_list() == pytest.approx(joined["numerator_monthly"].to_list(), abs=1e-6)
+
+
+def test_the_run_records_its_outcome_and_the_sandbox_warns_about_nothing(demo_run: Run) -> None:
+    status = json.loads(demo_run.warehouse.with_name("ledgerlake.status.json").read_text())
+    last = status["last"]
+    assert last["ok"] and last["command"] == "run" and last["failed_step"] is None
+    assert last["published_at"] and status["published_at"] == last["published_at"]
+    # tests that real data may break only warn; on the sandbox, whose data is consistent, none may
+    assert last["tests"] == [], last["tests"]
+    assert "WARNING" not in demo_run.stderr, demo_run.stderr[-2000:]

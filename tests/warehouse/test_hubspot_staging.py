@@ -99,12 +99,15 @@ def _query(db: Path, sql: str) -> pl.DataFrame:
 
 
 def _only_the_sum_test_fails(result: BuildResult) -> None:
-    assert _status(result, SUM_TEST) == "fail"
+    # real portals break it too, so it warns (listed on the data-quality page) instead of stopping the run
+    assert _status(result, SUM_TEST) == "warn"
     assert _status(result, STAGE_TEST) == "pass"
     others = {uid: s for uid, s in result.nodes.items() if not uid.endswith(SUM_TEST)}
     assert len(others) > 15 and set(others.values()) <= {"success", "pass"}, others
-    [failure] = result.failures
-    assert "Got 1 result" in failure, failure
+    assert not result.failures
+    [warning] = result.warnings
+    assert "Got 1 result" in warning, warning
+    assert [(status, SUM_TEST in node) for node, status, _ in result.tests] == [("warn", True)]
 
 
 def test_only_the_patched_deal_fails_the_line_item_sum(built: Built) -> None:
