@@ -267,6 +267,14 @@ def load_settings(
                 "target postgres needs LEDGERLAKE_PG_DSN, e.g. postgresql://user:pass@127.0.0.1:5432/ledgerlake"
             )
         check_pg_dsn(pg_dsn)
+    unsafe = sorted(set("'\"`") & set(str(path.resolve())))
+    if unsafe:
+        # ledgerlake quotes paths in its own SQL, but dlt's DuckDB loader (parquet file paths) and
+        # dbt-duckdb (the catalog, named after the file) splice them into SQL unquoted
+        raise LedgerlakeError(
+            f"warehouse path {path.resolve()} contains {' '.join(unsafe)}: the loaders (dlt, dbt-duckdb) "
+            "cannot quote it in SQL; choose a path without quotes (--warehouse / LEDGERLAKE_WAREHOUSE)"
+        )
     config_path = config or Path(os.environ.get("LEDGERLAKE_CONFIG") or DEFAULT_CONFIG)
     if config is not None and not config.exists():
         raise LedgerlakeError(f"config file {config} does not exist")

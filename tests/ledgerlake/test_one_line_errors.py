@@ -119,3 +119,32 @@ def test_an_impossible_scale_is_refused(tmp_path: Path, args: list[str]) -> None
     res = ledgerlake(*args, env={"LEDGERLAKE_WAREHOUSE": str(tmp_path / "w.duckdb")})
     _one_line_exit_2(res, "--scale")
     assert not (tmp_path / "sb").exists()
+
+
+@pytest.mark.parametrize("name", ["o'brien.duckdb", 'say "hi".duckdb'])
+def test_a_warehouse_path_with_a_quote_is_refused_before_anything_is_written(
+    tmp_path: Path, name: str
+) -> None:
+    warehouse = tmp_path / name
+    ofx = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "bank_ofx" / "checking.ofx"
+    res = ledgerlake("ingest", "files", str(ofx), "--warehouse", str(warehouse))
+    _one_line_exit_2(res, "cannot quote it in SQL")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_publish_quotes_the_paths_it_puts_in_sql(tmp_path: Path) -> None:
+    """Our own SQL never splices a path: the snapshot of a file in a folder named o'brien is published."""
+    import duckdb
+
+    from ledgerlake.config import Company, Settings
+    from ledgerlake.orchestrate import publish_snapshot
+
+    folder = tmp_path / "o'brien"
+    folder.mkdir()
+    warehouse = folder / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts; create table marts.t as select 42 as v")
+    settings = Settings("duckdb", warehouse, None, Company(), None)
+    snapshot = publish_snapshot(settings)
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        assert con.execute("select v from marts.t").fetchone() == (42,)
