@@ -6,7 +6,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 PYTHON ?= python3
 
-.PHONY: setup demo run test lint bench clean
+.PHONY: setup demo run test lint bench soak clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -35,6 +35,11 @@ test: setup
 	@bash scripts/system-deps.sh
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## the soak test at full length: 20 cycles of sandbox advance + run (make test runs 4)
+soak: setup
+	@bash scripts/system-deps.sh
+	LEDGERLAKE_SOAK_CYCLES=20 $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_soak.py
 
 ## benchmarks; prints a table and writes bench/results/*.json
 bench: setup
