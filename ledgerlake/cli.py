@@ -289,9 +289,12 @@ def eval_(
 ) -> None:
     """Measure the warehouse against a sandbox truth folder; prints the metrics."""
     from ledgerlake.evaluate import evaluate
+    from ledgerlake.lock import writer_lock
 
     settings = _settings(warehouse, target, config)
-    metrics = evaluate(settings, truth)
+    # DuckDB lets no other process open the file while one writes it: wait for the writer like a writer
+    with writer_lock(settings.lock_path, notify=lambda m: err.print(m, soft_wrap=True, markup=False)):
+        metrics = evaluate(settings, truth)
     if as_json:
         sys.stdout.write(json.dumps(metrics, indent=None, default=str) + "\n")
         return
