@@ -250,7 +250,7 @@ def _run_one(name: str, target: Target) -> SourceReport:
             _missing_config_message(name, exc) or contract_violation_message(name, exc) or _one_line(exc)
         )
         report.error = message if message.startswith(f"{name}:") else f"{name}: {message}"
-        log.warning("source %s failed: %s", name, report.error)
+        log.info("source %s failed: %s", name, report.error)  # the summary prints it once, on one line
         if pipeline is not None and pipeline.has_pending_data:
             # a half-done package would be retried first, and dlt would ignore the next run's data
             try:
