@@ -17,6 +17,10 @@ check every record against the column types already known before they yield it:
 New columns still evolve. As a backstop, every source sets `SCHEMA_CONTRACT` (`data_type: freeze`):
 drift the pre-check misses fails the source (`contract_violation_message`) instead of loading a
 variant column.
+
+`guarded` is the one place every record of every API source passes on its way to dlt, so it also
+hashes each record it lets through (`ingestion.common.RecordHashes`, under source, object and the
+record's key): after the load the runner counts the records new or changed since earlier loads.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from dlt.common.schema import Schema
 from dlt.common.schema import detections as dlt_detections
 from dlt.common.schema.exceptions import DataValidationError
 
-from ingestion.common import quarantine_row, to_quarantine
+from ingestion.common import content_hash, quarantine_row, to_quarantine
 
 SCHEMA_CONTRACT: dict[str, str] = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
 DEFAULT_NESTING = 1000  # dlt's default: unlimited
@@ -126,6 +130,7 @@ class TypeContract:
         self._naming: Any = None
         self._known: dict[str, dict[str, str]] | None = None
         self._names: dict[tuple[tuple[str, ...], str], tuple[str, str]] = {}
+        self._dedup: tuple[str, str] | None = None
         self.table = table
 
     def _load(self) -> dict[str, dict[str, str]]:
@@ -154,8 +159,34 @@ class TypeContract:
         self._keys = {norm(k): v for k, v in self._keys.items()}
         for name, data_type in self._keys.items():
             known[self.table][name] = data_type
+        self._dedup = self._dedup_sort()
         self._known = known
         return known
+
+    def _dedup_sort(self) -> tuple[str, str] | None:
+        """(column, order) of the table's `dedup_sort` hint: which row of a key dlt's merge keeps."""
+        assert self._naming is not None
+        columns: dict[str, Mapping[str, Any]] = {
+            self._naming.normalize_path(k): v for k, v in self._hints.items()
+        }
+        if self._schema is not None:
+            columns.update(self._schema.tables.get(self.table, {}).get("columns", {}))
+        return next(
+            ((name, str(hint["dedup_sort"])) for name, hint in columns.items() if hint.get("dedup_sort")),
+            None,
+        )
+
+    def dedup_rank(self, record: dict[str, Any]) -> tuple[Any, str | None]:
+        """(the record's value of its table's `dedup_sort` column, the order), or (None, None)."""
+        if self._known is None:
+            self._load()
+        if self._dedup is None:
+            return None, None
+        name, order = self._dedup
+        if name in record:
+            return record[name], order
+        norm = self._naming.normalize_path
+        return next((v for k, v in record.items() if norm(k) == name), None), order
 
     def _infer(self, value: Any) -> str:
         """The type dlt will give a new column from its first value (incl. its string detections)."""
@@ -231,12 +262,15 @@ def guarded(
 ) -> Iterator[Any]:
     """`items` with every record that breaks `contract` replaced by its quarantine row (counted).
 
-    Records are dicts, or lists of dicts (a batch); anything else (a quarantine row) passes through."""
-    from ingestion.runner import counter  # the runner imports this module
+    Records are dicts, or lists of dicts (a batch); anything else (a quarantine row) passes through.
+    Every record let through is hashed under its key `ref(record)` (`ingestion.common.RecordHashes`)."""
+    from ingestion.runner import counter, record_hashes  # the runner imports this module
 
     def verdict(record: dict[str, Any]) -> Any:
         reason = contract.check(record)
         if reason is None:
+            rank, order = contract.dedup_rank(record)
+            record_hashes.add(source, obj, str(ref(record)), content_hash(record), rank, order)
             return None
         counter.add(source, obj, quarantined=1)
         key = ref(record)

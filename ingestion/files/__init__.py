@@ -6,6 +6,7 @@ from content: camt.052/053/054, OFX 1.x/2.x, MT940, BAI2, bank and payment-proce
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Iterator
@@ -14,16 +15,25 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.destinations.exceptions import DestinationUndefinedEntity
 
-from ingestion.common import SourceReport, Target, make_pipeline, to_quarantine
+from ingestion.common import (
+    RECORD_HASHES_SCHEMA,
+    SourceReport,
+    Target,
+    make_pipeline,
+    store_hashes,
+    stored_hashes,
+    to_quarantine,
+)
 from ingestion.files.bai2_file import parse_bai2
 from ingestion.files.camt import parse_camt
 from ingestion.files.csv_file import PRESETS, CsvLayout, detect_layout, layout_from_mapping, parse_csv
 from ingestion.files.detect import BAI2, CAMT, CSV, MT940, OFX, detect_format
 from ingestion.files.model import STATEMENT_SCHEMA, TRANSACTION_SCHEMA, FileProblem, ParsedFile
 from ingestion.files.mt940_file import parse_mt940
-from ingestion.files.normalise import SOURCE, STATEMENTS, TRANSACTIONS, Batch
+from ingestion.files.normalise import FILE, SOURCE, STATEMENTS, TRANSACTIONS, Batch
 from ingestion.files.ofx import parse_ofx
 from ingestion.files.text import read_text
 from ledgerlake.errors import LedgerlakeError
@@ -97,8 +107,13 @@ def parse_batch(
             log.exception("unexpected error parsing %s", path)
             batch.quarantine_file(path.name, f"parser error ({type(exc).__name__}: {exc})", _head(path))
             continue
-        batch.add_file(path.name, parsed)
+        batch.add_file(path.name, parsed, _content_hash(path))
     return batch
+
+
+def _content_hash(path: Path) -> str:
+    """The hash of a file's bytes: the same file loaded again (renamed or not) is not new."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
 
 
 def _head(path: Path) -> str:
@@ -147,9 +162,29 @@ def load_files(
     batch = parse_batch(files, fingerprints, statement_ids, csv_layout, default_currency)
     if batch.transactions or batch.statements or batch.quarantine:
         pipeline.run(bank_files_source(batch))
+    _count_written(batch, target)  # only once the load succeeded: it stores the files' hashes
     report = SourceReport(source=SOURCE, objects=batch.counts, seconds=time.monotonic() - started)
     log.info("bank files: %s", {name: vars(c) for name, c in batch.counts.items()})
     return report
+
+
+def _count_written(batch: Batch, target: Target) -> None:
+    """Set `written` (new or changed) of the batch's counts, and store the loaded files' hashes.
+
+    Lines and statements already in the warehouse (same fingerprint / statement_id) are duplicates,
+    never loaded again, so every row loaded is new. A file is new unless a file with the same bytes
+    was loaded before (or earlier in this batch): hashes in `raw_ledgerlake.record_hashes`."""
+    for name in (TRANSACTIONS, STATEMENTS):
+        batch.counts[name].written = batch.counts[name].loaded
+    try:
+        stored = stored_hashes(target, SOURCE)
+        known = set(stored.filter(pc.equal(stored["object"], FILE))["record_key"].to_pylist())
+        new = list(dict.fromkeys(h for h in batch.file_hashes if h not in known))
+        batch.counts[FILE].written = len(new)
+        rows = {"source": [SOURCE] * len(new), "object": [FILE] * len(new), "record_key": new}
+        store_hashes(target, pa.table({**rows, "content_hash": new}, schema=RECORD_HASHES_SCHEMA))
+    except Exception as exc:  # noqa: BLE001 - a measurement, not a reason to fail the load
+        log.warning("could not count the new statement files: %s", " ".join(str(exc).split())[:300])
 
 
 def _existing(pipeline: dlt.Pipeline, table: str, column: str) -> set[str]:

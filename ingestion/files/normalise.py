@@ -42,15 +42,19 @@ class Batch:
     )
     seen_fingerprints: set[str] = field(default_factory=set)
     seen_statements: set[str] = field(default_factory=set)
+    # the content hash (of the bytes) of each file loaded, in order: what makes a file new or not
+    file_hashes: list[str] = field(default_factory=list)
 
     def quarantine_file(self, file_name: str, reason: str, raw: str) -> None:
         self.counts[FILE].seen += 1
         self.counts[FILE].quarantined += 1
         self.quarantine.append(quarantine_row(SOURCE, FILE, f"{file_name}:0", reason, raw[:2000]))
 
-    def add_file(self, file_name: str, parsed: ParsedFile) -> None:
+    def add_file(self, file_name: str, parsed: ParsedFile, content_hash: str | None = None) -> None:
         self.counts[FILE].seen += 1
         self.counts[FILE].loaded += 1
+        if content_hash is not None:
+            self.file_hashes.append(content_hash)
         for index, statement in enumerate(parsed.statements):
             self._add_statement(file_name, parsed.source_format, statement, index)
 
