@@ -36,7 +36,7 @@ test: setup
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
-## the soak test at full length: 20 cycles of sandbox advance + run (make test runs 4)
+## the soak test at full length: 20 cycles of sandbox advance + run (make test runs 3)
 soak: setup
 	@bash scripts/system-deps.sh
 	LEDGERLAKE_SOAK_CYCLES=20 $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_soak.py
