@@ -158,15 +158,12 @@ def _writing(settings: Settings, summary, command: str):  # noqa: ANN001, ANN202
     with writer_lock(settings.lock_path, notify=lambda m: err.print(m, soft_wrap=True, markup=False)):
         try:
             yield
-        except LedgerlakeError as exc:
-            summary.fail(command.split()[0], str(exc))
-            record_status(settings, summary, command)
+        except Exception as exc:  # recorded for the app, then raised: one line (user error) or a bug
+            bug = "" if isinstance(exc, LedgerlakeError) else f"internal error {type(exc).__name__}: "
+            summary.fail(command.split()[0], bug + str(exc))
             raise
-        except Exception as exc:  # a bug: recorded for the app, then the traceback (exit 3)
-            summary.fail(command.split()[0], f"internal error {type(exc).__name__}: {exc}")
+        finally:
             record_status(settings, summary, command)
-            raise
-        record_status(settings, summary, command)
 
 
 @app.command()

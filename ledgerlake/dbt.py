@@ -87,9 +87,7 @@ def run_dbt(settings: Settings, command: str = "build", *extra: str) -> BuildRes
             result.failures.append(f"{r.node.unique_id}: {message}")
         elif status == "warn":
             result.warnings.append(f"{r.node.unique_id}: {message}")
-        if status in ("error", "fail", "warn") and r.node.resource_type in ("test", "unit_test"):
-            result.tests.append((r.node.unique_id, status, message))
-        elif status == "error":
+        if status in ("error", "fail", "warn"):  # failing tests, warning tests and erroring models
             result.tests.append((r.node.unique_id, status, message))
     release_duckdb()
     return result

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.common import SourceReport
+from ingestion.runner import _one_line as one_line
 from ledgerlake.config import Settings
 from ledgerlake.errors import LedgerlakeError
 from ledgerlake.status import RunStatus, TestOutcome, write_status
@@ -184,13 +185,6 @@ def target_name(settings: Settings) -> str:
     from ledgerlake.config import mask_dsn
 
     return f"PostgreSQL {mask_dsn(settings.pg_dsn or '')}"
-
-
-def one_line(exc: BaseException) -> str:
-    """The innermost cause's message, on one line."""
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return " ".join(str(exc).split())[:400] or type(exc).__name__
 
 
 def check_target(settings: Settings) -> None:
